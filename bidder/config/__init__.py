@@ -1,0 +1,1 @@
+"""config.yaml: frozen config objects, their loader and all-errors-at-once validation."""

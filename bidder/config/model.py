@@ -1,0 +1,179 @@
+"""Frozen config objects that ``config.yaml`` loads into. Defaults live here, once.
+
+Money is integer micros: budgets are currency units in the file (``units * 1e6``), bid
+prices are CPM in the file and the price of *one impression* in micros here
+(``bidder.money.cpm_to_micros``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class BidStrategyKind(str, Enum):
+    FIXED_CPM = "fixed_cpm"  # bid fixed_cpm, whatever the pCTR
+    VALUE_PER_CLICK = "value_per_click"  # value_per_click x pCTR
+    TARGET_CPC = "target_cpc"  # target_cpc x pCTR, so expected cost per click = target
+    TARGET_CPA = "target_cpa"  # target_cpa x pCTR x pCVR
+
+
+class PacingMode(str, Enum):
+    EVEN = "even"
+    ASAP = "asap"
+
+
+class ChargeOn(str, Enum):
+    WIN = "win"  # nurl
+    BILL = "bill"  # burl
+
+
+@dataclass(frozen=True, slots=True)
+class BidStrategy:
+    kind: BidStrategyKind = BidStrategyKind.VALUE_PER_CLICK
+    fixed_cpm_micros: int = 0  # per-impression micros when kind is FIXED_CPM
+    value_per_click_micros: int = 0
+    target_cpc_micros: int = 0
+    target_cpa_micros: int = 0
+    prior_ctr: float = 0.001  # used when no model scores the candidate
+    prior_cvr: float = 0.01  # conversions per click, for TARGET_CPA
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    total_micros: int
+    daily_micros: int
+
+
+@dataclass(frozen=True, slots=True)
+class FrequencyCap:
+    max_impressions: int
+    window_s: int
+
+
+@dataclass(frozen=True, slots=True)
+class Flight:
+    start: dt.datetime | None = None  # aware, UTC
+    end: dt.datetime | None = None  # aware, UTC, exclusive
+
+
+@dataclass(frozen=True, slots=True)
+class Size:
+    w: int
+    h: int
+
+
+@dataclass(frozen=True, slots=True)
+class Targeting:
+    """Empty sets mean "any". ``*_block`` sets always apply."""
+
+    countries: frozenset[str] = frozenset()  # upper-case, alpha-2 or alpha-3 as sent
+    regions: frozenset[str] = frozenset()
+    cities: frozenset[str] = frozenset()
+    device_types: frozenset[int] = frozenset()  # OpenRTB device.devicetype
+    os: frozenset[str] = frozenset()  # lower-case
+    app_bundles_allow: frozenset[str] = frozenset()
+    app_bundles_block: frozenset[str] = frozenset()
+    site_domains_allow: frozenset[str] = frozenset()
+    site_domains_block: frozenset[str] = frozenset()
+    iab_categories_block: frozenset[str] = frozenset()
+    sizes: frozenset[Size] = frozenset()
+    media_types: frozenset[str] = frozenset()  # banner, video, native, audio
+    deal_ids: frozenset[str] = frozenset()
+    deals_only: bool = False  # bid only through a listed deal
+    inventory: frozenset[str] = frozenset()  # "site", "app" (empty: both)
+
+
+@dataclass(frozen=True, slots=True)
+class Audience:
+    """Tag rules: all of ``all_of``, at least one of ``any_of`` (if set), none of ``none_of``."""
+
+    any_of: frozenset[str] = frozenset()
+    all_of: frozenset[str] = frozenset()
+    none_of: frozenset[str] = frozenset()
+
+    def is_empty(self) -> bool:
+        return not (self.any_of or self.all_of or self.none_of)
+
+
+@dataclass(frozen=True, slots=True)
+class Creative:
+    id: str
+    format: str  # banner, video, native, audio
+    w: int | None = None
+    h: int | None = None
+    markup: str | None = None  # banner HTML, native JSON, or VAST XML for video/audio
+    landing_url: str = ""
+    adomain: tuple[str, ...] = ()
+    cat: tuple[str, ...] = ()
+    attr: frozenset[int] = frozenset()
+    mimes: tuple[str, ...] = ()  # video/audio
+    duration_s: int | None = None  # video/audio
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Campaign:
+    id: str
+    advertiser_domain: str
+    budget: Budget
+    max_bid_micros: int
+    creatives: tuple[Creative, ...]
+    name: str = ""
+    iab_categories: tuple[str, ...] = ()
+    strategy: BidStrategy = field(default_factory=BidStrategy)
+    pacing: PacingMode = PacingMode.EVEN
+    charge_on: ChargeOn = ChargeOn.WIN
+    frequency_cap: FrequencyCap | None = None
+    flight: Flight = field(default_factory=Flight)
+    hours: frozenset[int] = frozenset()  # day-parting, 0-23 in server.timezone; empty: all
+    targeting: Targeting = field(default_factory=Targeting)
+    audience: Audience = field(default_factory=Audience)
+    seat: str | None = None  # our seat id at exchanges, checked against wseat/bseat
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    tmax_margin_ms: int = 10  # answer no-bid when less than this is left of tmax
+    default_tmax_ms: int = 100  # when the request has no tmax
+    admin_token_env: str = "RTB_ADMIN_TOKEN"
+    admin_token: str | None = field(default=None, repr=False)  # resolved from the env var
+    notice_secret_env: str = "RTB_NOTICE_SECRET"
+    notice_secret: str | None = field(default=None, repr=False)  # resolved from the env var
+    notice_base_url: str = "http://127.0.0.1:8080"
+    notice_ttl_s: int = 3600  # a notice signed longer ago than this is expired
+    reservation_ttl_s: int = 300  # an unanswered bid's reservation is released after this
+    timezone: str = "UTC"
+    state_dir: str = "var/state"  # journal and other persisted state
+    bidlog_path: str | None = "var/bidlog.jsonl"
+    max_body_bytes: int = 256 * 1024
+    max_imps: int = 20
+    user_id_salt_env: str = "RTB_USER_SALT"
+    user_id_salt: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSettings:
+    path: str | None = "models/default"  # directory written by `rtb train`; None: priors only
+    build_if_missing: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    server: ServerSettings
+    campaigns: tuple[Campaign, ...]
+    currency: str = "USD"  # the engine's currency: budgets and max bids are in it
+    currency_rates: dict[str, float] = field(default_factory=dict)  # 1 X = rate * currency
+    model: ModelSettings = field(default_factory=ModelSettings)
+    version: str = ""  # content hash of the file, set by the loader
+
+    def campaign(self, campaign_id: str) -> Campaign | None:
+        for c in self.campaigns:
+            if c.id == campaign_id:
+                return c
+        return None

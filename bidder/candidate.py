@@ -39,3 +39,5 @@ class Candidate:
     media_type: str  # banner, video, native, audio
     floor_micros: int  # per impression, engine currency
     deal_id: str | None = None
+    w: int | None = None  # banner: the size the imp accepted
+    h: int | None = None

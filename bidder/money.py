@@ -18,7 +18,7 @@ def cpm_to_micros(cpm: float) -> int:
     """Price of one impression in micros for a CPM; rounds half up, never negative."""
     if not math.isfinite(cpm) or cpm <= 0:
         return 0
-    return int(math.floor(cpm * MICROS_PER_UNIT / IMPRESSIONS_PER_MILLE + 0.5))
+    return math.floor(cpm * MICROS_PER_UNIT / IMPRESSIONS_PER_MILLE + 0.5)
 
 
 def micros_to_cpm(micros: int) -> float:
@@ -28,7 +28,7 @@ def micros_to_cpm(micros: int) -> float:
 
 def units_to_micros(units: float) -> int:
     """Currency units (as written in config.yaml) to integer micros."""
-    return int(round(units * MICROS_PER_UNIT))
+    return round(units * MICROS_PER_UNIT)
 
 
 def micros_to_units(micros: int) -> float:

@@ -111,6 +111,14 @@ class Creative:
     mimes: tuple[str, ...] = ()  # video/audio
     duration_s: int | None = None  # video/audio
     enabled: bool = True
+    sizes: tuple[Size, ...] = ()  # banner: every size it renders at (w x h is the first)
+
+    def banner_sizes(self) -> tuple[Size, ...]:
+        if self.sizes:
+            return self.sizes
+        if self.w is not None and self.h is not None:
+            return (Size(self.w, self.h),)
+        return ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +149,8 @@ class ServerSettings:
     workers: int = 1
     tmax_margin_ms: int = 10  # answer no-bid when less than this is left of tmax
     default_tmax_ms: int = 100  # when the request has no tmax
+    admin_host: str = "127.0.0.1"  # the admin API listens here (localhost by default)
+    admin_port: int = 8081  # 0: serve the admin API on the bid port instead
     admin_token_env: str = "RTB_ADMIN_TOKEN"
     admin_token: str | None = field(default=None, repr=False)  # resolved from the env var
     notice_secret_env: str = "RTB_NOTICE_SECRET"
@@ -153,6 +163,13 @@ class ServerSettings:
     bidlog_path: str | None = "var/bidlog.jsonl"
     max_body_bytes: int = 256 * 1024
     max_imps: int = 20
+    max_json_depth: int = 32  # deeper request bodies are refused (400)
+    max_decompressed_bytes: int = 1024 * 1024  # gzip/deflate bodies: decoded size cap (413)
+    body_read_timeout_ms: int = 1000  # a body still arriving after this is cut off (408)
+    header_read_timeout_ms: int = 15_000  # also the keep-alive idle timeout
+    max_connections: int = 1024  # open connections per listener; more are answered 503
+    bidlog_retention_days: int = 30  # dated bid log files older than this are deleted
+    tag_retention_days: int = 30  # cap on audience tag TTLs
     user_id_salt_env: str = "RTB_USER_SALT"
     user_id_salt: str | None = field(default=None, repr=False)
 

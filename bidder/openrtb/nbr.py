@@ -8,6 +8,7 @@ from enum import Enum
 class NoBidReason(str, Enum):
     """Why no bid was made. Values are metric label values (closed set)."""
 
+    MISSING_ID = "missing_id"  # request or imp without an id: a bid could not be matched
     NO_CAMPAIGNS = "no_campaigns"
     NO_MATCHING_FORMAT = "no_matching_format"
     SIZE = "size"
@@ -25,6 +26,7 @@ class NoBidReason(str, Enum):
     AUDIENCE = "audience"
     NO_USER_DATA = "no_user_data"  # consent missing / coppa / lmt: audience rules cannot apply
     FREQUENCY_CAP = "frequency_cap"
+    DUPLICATE_AUCTION = "duplicate_auction"  # this auction id + imp id was already charged
     BUDGET = "budget"
     PACING = "pacing"
     BELOW_FLOOR = "below_floor"

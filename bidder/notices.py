@@ -1,0 +1,145 @@
+"""Signed notice URLs: build nurl/burl/lurl with an HMAC, and verify what comes back.
+
+A notice URL carries the facts needed to charge (auction, imp, bid key, campaign, bid
+price in engine micros, response-currency rate, issue time, test flag, user hash) and a
+signature over them. The exchange fills the OpenRTB macros (``${AUCTION_PRICE}``,
+``${AUCTION_LOSS}``, ``${AUCTION_MIN_TO_WIN}``), which are not signed.
+
+Keys rotate: URLs are signed with the current key id; any key in the keyring verifies,
+so old URLs stay valid while both keys are configured.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from urllib.parse import quote
+
+from bidder.errors import NoticeError
+
+
+class NoticeKind(str, Enum):
+    WIN = "win"
+    BILL = "bill"
+    LOSS = "loss"
+    CLICK = "click"
+
+
+# Signed fields, in signing order.
+_FIELDS = ("a", "i", "b", "c", "cr", "p", "r", "t", "x", "u", "m", "q", "v")
+_MACROS = {
+    NoticeKind.WIN: "&price=${AUCTION_PRICE}",
+    NoticeKind.BILL: "&price=${AUCTION_PRICE}",
+    NoticeKind.LOSS: "&price=${AUCTION_PRICE}&loss=${AUCTION_LOSS}&mtw=${AUCTION_MIN_TO_WIN}",
+    NoticeKind.CLICK: "",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeFacts:
+    """What a verified notice tells us."""
+
+    kind: NoticeKind
+    auction_id: str
+    imp_id: str
+    key: str
+    campaign_id: str
+    creative_id: str
+    bid_micros: int
+    rate: float  # engine currency units per response currency unit
+    issued_s: int
+    test: bool
+    user_hash: str
+    arm: str = ""  # optimiser arm of the bid (exchange|media|hour|creative)
+    pctr: float | None = None  # the calibrated pCTR the bid was priced with
+    model_version: str = ""
+
+
+class NoticeSigner:
+    """HMAC-SHA256 signer with a keyring ``{key_id: secret}`` and a current key id."""
+
+    def __init__(self, keys: Mapping[str, str], current: str, base_url: str) -> None:
+        if current not in keys:
+            raise ValueError(f"current notice key {current!r} is not in the keyring")
+        self._keys = {k: v.encode("utf-8") for k, v in keys.items()}
+        self._current = current
+        self._base = base_url.rstrip("/")
+
+    def url(self, kind: NoticeKind, facts: Mapping[str, str]) -> str:
+        """Signed URL for ``kind`` with the macros the exchange fills appended."""
+        body = "&".join(f"{f}={quote(facts.get(f, ''), safe='')}" for f in _FIELDS)
+        sig = self._sign(self._current, kind.value, body)
+        return f"{self._base}/{kind.value}?{body}&k={self._current}&s={sig}{_MACROS[kind]}"
+
+    def verify(
+        self, kind: NoticeKind, query: Mapping[str, str], now_s: float, ttl_s: int
+    ) -> NoticeFacts:
+        """Check signature and expiry; raise ``NoticeError`` with a closed-set reason."""
+        key_id = query.get("k")
+        sig = query.get("s")
+        if not key_id or not sig:
+            raise NoticeError("unsigned", "notice has no signature", 403)
+        if key_id not in self._keys:
+            raise NoticeError("unknown_key", "notice signed with an unknown key", 403)
+        body = "&".join(f"{f}={quote(query.get(f, ''), safe='')}" for f in _FIELDS)
+        if not hmac.compare_digest(self._sign(key_id, kind.value, body), sig):
+            raise NoticeError("bad_signature", "notice signature does not match", 403)
+        try:
+            issued = int(query["t"])
+            bid_micros = int(query["p"])
+            rate = float(query["r"])
+        except (KeyError, ValueError):
+            raise NoticeError("malformed", "notice fields are malformed", 400) from None
+        if now_s - issued > ttl_s:
+            raise NoticeError("expired", "notice has expired", 410)
+        return NoticeFacts(
+            kind=kind,
+            auction_id=query.get("a", ""),
+            imp_id=query.get("i", ""),
+            key=query.get("b", ""),
+            campaign_id=query.get("c", ""),
+            creative_id=query.get("cr", ""),
+            bid_micros=bid_micros,
+            rate=rate,
+            issued_s=issued,
+            test=query.get("x") == "1",
+            user_hash=query.get("u", ""),
+            arm=query.get("m", ""),
+            pctr=_float_or_none(query.get("q")),
+            model_version=query.get("v", ""),
+        )
+
+    def _sign(self, key_id: str, kind: str, body: str) -> str:
+        mac = hmac.new(self._keys[key_id], f"{kind}?{body}".encode(), hashlib.sha256)
+        return base64.urlsafe_b64encode(mac.digest()[:18]).decode("ascii")
+
+
+def _float_or_none(raw: str | None) -> float | None:
+    try:
+        value = float(raw) if raw else None
+    except ValueError:
+        return None
+    return value if value is not None and math.isfinite(value) else None
+
+
+def decode_price_micros(raw: str | None, rate: float) -> int:
+    """``${AUCTION_PRICE}`` (CPM in the response currency) -> engine micros per impression.
+
+    Raises ``NoticeError`` when the macro is missing, unreplaced or not a finite,
+    non-negative number.
+    """
+    if raw is None or raw == "" or raw.startswith("${"):
+        raise NoticeError("price_missing", "notice has no clearing price", 400)
+    try:
+        cpm = float(raw)
+    except ValueError:
+        raise NoticeError("bad_price", "clearing price is not a number", 400) from None
+    if not math.isfinite(cpm) or cpm < 0:
+        raise NoticeError("bad_price", "clearing price must be a finite number >= 0", 400)
+    micros = cpm * rate * 1000.0
+    return math.floor(micros + 0.5)

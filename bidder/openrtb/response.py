@@ -1,0 +1,112 @@
+"""Decision -> BidResponse bytes (or nothing: the handler answers 204)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+
+from bidder.config.model import Config
+from bidder.decision import Bid, Decision
+from bidder.notices import NoticeKind, NoticeSigner
+from bidder.openrtb.types import MTYPE
+
+
+def price_cpm(bid: Bid, rate: float) -> float:
+    """Bid price as CPM in the response currency (engine micros / 1000 / rate)."""
+    return round(bid.price_micros / 1000.0 / rate, 6)
+
+
+def notice_facts(decision: Decision, bid: Bid, issued_s: int) -> dict[str, str]:
+    return {
+        "a": decision.request.id,
+        "i": bid.imp_id,
+        "b": bid.key,
+        "c": bid.campaign_id,
+        "cr": bid.creative.id,
+        "p": str(bid.price_micros),
+        "r": repr(decision.currency_rate),
+        "t": str(issued_s),
+        "x": "1" if decision.request.test else "0",
+        "u": decision.user_hash or "",
+        "m": bid.arm,
+        "q": f"{bid.pctr:.6g}",
+        "v": decision.model_version,
+    }
+
+
+CLICK_MACRO = "{{CLICK_URL}}"
+CLICK_MACRO_ESCAPED = "{{CLICK_URL_ESC}}"
+
+
+def render_markup(markup: str, click_url: str) -> str:
+    """Fill our click-tracking macros in creative markup (signed ``/click`` redirect)."""
+    if "{{CLICK_URL" not in markup:
+        return markup
+    return markup.replace(CLICK_MACRO_ESCAPED, quote(click_url, safe="")).replace(
+        CLICK_MACRO, click_url.replace("&", "&amp;")
+    )
+
+
+def render_bid(
+    decision: Decision,
+    bid: Bid,
+    config: Config,
+    signer: NoticeSigner,
+    issued_s: int,
+) -> dict[str, Any]:
+    creative = bid.creative
+    campaign = config.campaign(bid.campaign_id)
+    facts = notice_facts(decision, bid, issued_s)
+    out: dict[str, Any] = {
+        "id": bid.id,
+        "impid": bid.imp_id,
+        "price": price_cpm(bid, decision.currency_rate),
+        "nurl": signer.url(NoticeKind.WIN, facts),
+        "burl": signer.url(NoticeKind.BILL, facts),
+        "lurl": signer.url(NoticeKind.LOSS, facts),
+        "cid": bid.campaign_id,
+        "crid": creative.id,
+        "mtype": MTYPE[bid.media_type],
+    }
+    if creative.markup:
+        out["adm"] = render_markup(creative.markup, signer.url(NoticeKind.CLICK, facts))
+    adomain = creative.adomain or ((campaign.advertiser_domain,) if campaign is not None else ())
+    if adomain:
+        out["adomain"] = list(adomain)
+    cat = creative.cat or (campaign.iab_categories if campaign is not None else ())
+    if cat:
+        out["cat"] = list(cat)
+    if creative.attr:
+        out["attr"] = sorted(creative.attr)
+    if bid.w is not None and bid.h is not None:
+        out["w"] = bid.w
+        out["h"] = bid.h
+    if bid.deal_id is not None:
+        out["dealid"] = bid.deal_id
+    return out
+
+
+def render_response(
+    decision: Decision, config: Config, signer: NoticeSigner, issued_s: int
+) -> bytes:
+    """BidResponse JSON for a decision with bids; one seatbid per seat."""
+    seats: dict[str | None, list[dict[str, Any]]] = {}
+    for bid in decision.bids:
+        campaign = config.campaign(bid.campaign_id)
+        seat = campaign.seat if campaign is not None else None
+        seats.setdefault(seat, []).append(render_bid(decision, bid, config, signer, issued_s))
+    seatbid: list[dict[str, Any]] = []
+    for seat, bids in seats.items():
+        entry: dict[str, Any] = {"bid": bids}
+        if seat is not None:
+            entry["seat"] = seat
+        seatbid.append(entry)
+    body: dict[str, Any] = {
+        "id": decision.request.id,
+        "bidid": decision.bids[0].id,
+        "seatbid": seatbid,
+        "cur": decision.currency,
+    }
+    return orjson.dumps(body)

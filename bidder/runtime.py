@@ -1,0 +1,177 @@
+"""Runtime: the live engine a server process holds (config, auction, ledger, stores, plan).
+
+Everything swappable is swapped by reference: a reload builds a complete new ``Setup``
+and assigns it; the plan and the scorer are replaced the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bidder.auction import Auction, Setup, build_setup
+from bidder.bidlog import BidLog
+from bidder.config.model import Config
+from bidder.events import NoticeProcessor
+from bidder.ledger.embedded import EmbeddedLedger
+from bidder.metrics import Metrics
+from bidder.notices import NoticeSigner
+from bidder.pacer import Pacer
+from bidder.privacy import IdHasher
+from bidder.scoring import Scorer
+from bidder.secrets import parse_keyring, persisted_secret
+from bidder.stores.freqcap import EmbeddedFrequencyStore
+from bidder.stores.tags import EmbeddedTagStore
+from optimizer.plan import EMPTY_PLAN, Plan
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], float]  # seconds since the epoch
+
+
+@dataclass
+class Runtime:
+    config: Config
+    config_path: Path | None
+    auction: Auction
+    ledger: EmbeddedLedger
+    frequency: EmbeddedFrequencyStore
+    tags: EmbeddedTagStore
+    pacer: Pacer
+    metrics: Metrics
+    signer: NoticeSigner
+    notices: NoticeProcessor
+    bidlog: BidLog
+    hasher: IdHasher
+    clock: Clock
+    state_dir: Path
+    persist: bool = True
+    plan: Plan = EMPTY_PLAN
+    ready: bool = True
+    reload_errors: list[str] = field(default_factory=list)
+
+    @property
+    def setup(self) -> Setup:
+        return self.auction.setup
+
+    def apply_config(self, config: Config) -> None:
+        """Swap in a validated config: new indexes, budgets and limits at once."""
+        setup = build_setup(config)
+        self.ledger.set_budgets({c.id: c.budget for c in config.campaigns})
+        self.auction.setup = setup
+        self.config = config
+        self.metrics.set_config(config.version)
+
+    def set_scorer(self, scorer: Scorer) -> None:
+        self.auction.scorer = scorer
+        self.metrics.set_model(scorer.version)
+
+    def set_plan(self, plan: Plan) -> None:
+        self.plan = plan
+        self.metrics.plan_version.set(plan.version)
+
+    def tick(self) -> None:
+        """Once a second: expire reservations, step pacing, refresh money gauges."""
+        now = self.clock()
+        self.ledger.expire(now)
+        setup = self.setup
+        self.pacer.tick(setup.config.campaigns, self.ledger, setup.tz, now)
+        m = self.metrics
+        for campaign in setup.config.campaigns:
+            spend = self.ledger.campaign_spend(campaign.id, now)
+            m.spend.labels(campaign.id, "total").set(spend.total_micros)
+            m.spend.labels(campaign.id, "today").set(spend.today_micros)
+            m.remaining.labels(campaign.id, "total").set(spend.remaining_total_micros)
+            m.remaining.labels(campaign.id, "today").set(spend.remaining_today_micros)
+            m.reserved.labels(campaign.id).set(spend.reserved_micros)
+            m.pacing.labels(campaign.id).set(self.pacer.multiplier(campaign.id))
+
+    def close(self) -> None:
+        self.bidlog.flush()
+        self.ledger.close()
+        if not self.persist:
+            return
+        self.frequency.save(self.state_dir / "freqcap.json")
+        self.tags.save(self.state_dir / "tags.json")
+
+
+def build_runtime(
+    config: Config,
+    scorer: Scorer,
+    *,
+    clock: Clock,
+    config_path: Path | None = None,
+    metrics: Metrics | None = None,
+    persist: bool = True,
+) -> Runtime:
+    """Open the state directory (journal, stores, secrets) and assemble the engine.
+
+    ``persist=False`` (the simulator) keeps everything in memory with fixed secrets, so a
+    replay touches no files and hashes identically run after run.
+    """
+    server = config.server
+    state_dir = Path(server.state_dir)
+    if persist:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        salt = server.user_id_salt or persisted_secret(state_dir, "user-id.salt")
+        ring = server.notice_secret or persisted_secret(state_dir, "notice.key")
+    else:
+        salt = server.user_id_salt or "replay"
+        ring = server.notice_secret or "replay"
+    hasher = IdHasher(salt)
+    keys, current = parse_keyring(ring)
+    signer = NoticeSigner(keys, current, server.notice_base_url)
+    ledger = EmbeddedLedger(
+        state_dir / "ledger.journal" if persist else None,
+        timezone=server.timezone,
+        reservation_ttl_s=server.reservation_ttl_s,
+    )
+    ledger.set_budgets({c.id: c.budget for c in config.campaigns})
+    if persist:
+        ledger.snapshot(clock())  # compact the journal replayed at startup
+    frequency = EmbeddedFrequencyStore()
+    tags = EmbeddedTagStore()
+    if persist:
+        _load_store(frequency, state_dir / "freqcap.json")
+        _load_store(tags, state_dir / "tags.json")
+    metrics = metrics if metrics is not None else Metrics()
+    pacer = Pacer()
+    setup = build_setup(config)
+    auction = Auction(setup, scorer, ledger, frequency, tags, pacer, hasher)
+    runtime_ref: list[Runtime] = []
+    notices = NoticeProcessor(
+        signer, ledger, frequency, metrics, lambda: runtime_ref[0].config, server.notice_ttl_s
+    )
+    runtime = Runtime(
+        config=config,
+        config_path=config_path,
+        auction=auction,
+        ledger=ledger,
+        frequency=frequency,
+        tags=tags,
+        pacer=pacer,
+        metrics=metrics,
+        signer=signer,
+        notices=notices,
+        bidlog=BidLog(server.bidlog_path if persist else None, hasher),
+        hasher=hasher,
+        clock=clock,
+        state_dir=state_dir,
+        persist=persist,
+    )
+    runtime_ref.append(runtime)
+    metrics.set_config(config.version)
+    metrics.set_model(scorer.version)
+    metrics.plan_version.set(0)
+    runtime.tick()
+    return runtime
+
+
+def _load_store(store: EmbeddedFrequencyStore | EmbeddedTagStore, path: Path) -> None:
+    if path.exists():
+        try:
+            store.load(path)
+        except Exception:
+            log.exception("could not load %s; starting empty", path)

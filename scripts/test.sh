@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Install into .venv, then lint, type-check and run the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install.sh
+export HYPOTHESIS_PROFILE="${HYPOTHESIS_PROFILE:-ci}"
+echo "== ruff" && .venv/bin/ruff check . && .venv/bin/ruff format --check .
+echo "== mypy" && .venv/bin/mypy
+echo "== pytest" && .venv/bin/pytest

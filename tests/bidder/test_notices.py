@@ -1,0 +1,100 @@
+"""Notice URL signing: round trip, tampering, key rotation, expiry, price decoding."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+
+from bidder.errors import NoticeError
+from bidder.notices import NoticeKind, NoticeSigner, decode_price_micros
+
+FACTS = {
+    "a": "auc",
+    "i": "1",
+    "b": "key",
+    "c": "camp",
+    "cr": "cr1",
+    "p": "2000",
+    "r": "1.0",
+    "t": "1000",
+    "x": "0",
+    "u": "abc",
+}
+
+
+def query(url: str, price: str = "1.5") -> dict[str, str]:
+    return dict(parse_qsl(urlsplit(url.replace("${AUCTION_PRICE}", price)).query))
+
+
+def test_notices_round_trip() -> None:
+    signer = NoticeSigner({"k1": "s"}, "k1", "http://b")
+    facts = signer.verify(NoticeKind.WIN, query(signer.url(NoticeKind.WIN, FACTS)), 1001, 60)
+    assert (facts.key, facts.bid_micros, facts.campaign_id, facts.test) == (
+        "key",
+        2000,
+        "camp",
+        False,
+    )
+
+
+def test_notices_kind_is_signed() -> None:
+    signer = NoticeSigner({"k1": "s"}, "k1", "http://b")
+    q = query(signer.url(NoticeKind.LOSS, FACTS))
+    with pytest.raises(NoticeError) as err:
+        signer.verify(NoticeKind.WIN, q, 1001, 60)
+    assert err.value.reason == "bad_signature"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("p", "99999"), ("c", "other"), ("b", "k2"), ("x", "1")]
+)
+def test_notices_tampered_field_refused(field: str, value: str) -> None:
+    signer = NoticeSigner({"k1": "s"}, "k1", "http://b")
+    q = query(signer.url(NoticeKind.WIN, FACTS))
+    q[field] = value
+    with pytest.raises(NoticeError) as err:
+        signer.verify(NoticeKind.WIN, q, 1001, 60)
+    assert err.value.reason == "bad_signature"
+
+
+def test_notices_rotation_accepts_old_key_until_dropped() -> None:
+    old = NoticeSigner({"k1": "old"}, "k1", "http://b")
+    url = old.url(NoticeKind.WIN, FACTS)
+    rotating = NoticeSigner({"k2": "new", "k1": "old"}, "k2", "http://b")
+    assert rotating.verify(NoticeKind.WIN, query(url), 1001, 60).key == "key"
+    assert "&k=k2&" in rotating.url(NoticeKind.WIN, FACTS)
+    rotated = NoticeSigner({"k2": "new"}, "k2", "http://b")
+    with pytest.raises(NoticeError) as err:
+        rotated.verify(NoticeKind.WIN, query(url), 1001, 60)
+    assert err.value.reason == "unknown_key"
+
+
+def test_notices_expiry() -> None:
+    signer = NoticeSigner({"k1": "s"}, "k1", "http://b")
+    q = query(signer.url(NoticeKind.WIN, FACTS))
+    with pytest.raises(NoticeError) as err:
+        signer.verify(NoticeKind.WIN, q, 1000 + 61, 60)
+    assert (err.value.reason, err.value.status) == ("expired", 410)
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (None, "price_missing"),
+        ("", "price_missing"),
+        ("${AUCTION_PRICE}", "price_missing"),
+        ("abc", "bad_price"),
+        ("-1", "bad_price"),
+        ("nan", "bad_price"),
+        ("inf", "bad_price"),
+    ],
+)
+def test_notices_bad_prices_refused(raw: str | None, reason: str) -> None:
+    with pytest.raises(NoticeError) as err:
+        decode_price_micros(raw, 1.0)
+    assert err.value.reason == reason
+
+
+def test_notices_price_converted_with_rate() -> None:
+    assert decode_price_micros("2.0", 1.1) == 2200

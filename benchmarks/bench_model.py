@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from bidder.features import RawFeatures, raw_from_ipinyou
-from bidder.model.dataset import _ipinyou_rows
+from bidder.model.dataset import iter_ipinyou_rows
 from bidder.model.load import load_scorer
 from bidder.model.scorer import BoosterPredictor, LightGBMScorer
 
@@ -65,7 +65,7 @@ def _raws(model_dir: Path, n: int) -> list[RawFeatures]:
     log = source / "log.tsv" if source.is_dir() else source
     out: list[RawFeatures] = []
     if log.is_file():
-        for row in _ipinyou_rows(log):
+        for row in iter_ipinyou_rows(log):
             out.append(raw_from_ipinyou(row))
             if len(out) == n:
                 break

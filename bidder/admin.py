@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
+from pathlib import Path
 
 from aiohttp import web
 
 from bidder.config.load import load_config
-from bidder.errors import ConfigError
+from bidder.errors import ConfigError, ModelError
+from bidder.experiments import abtest_report
 from bidder.handlers import RUNTIME
+from bidder.modelswap import admin_model, swap_model
 from bidder.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -82,14 +86,48 @@ def reload_config(runtime: Runtime) -> list[str]:
         runtime.reload_errors = err.lines()
         log.error("config reload refused, old config keeps serving: %s", "; ".join(err.lines()))
         return err.lines()
+    old_model = runtime.config.model.path
     runtime.apply_config(config)
     runtime.metrics.reloads.labels("ok").inc()
+    if config.model.path and config.model.path != old_model:
+        _schedule_model_swap(runtime, Path(config.model.path))
     runtime.reload_errors = []
     log.info("config reloaded: version %s, %d campaigns", config.version, len(config.campaigns))
     return []
 
 
+def _schedule_model_swap(runtime: Runtime, path: Path) -> None:
+    """A config pointer change swaps the model in the background (checked first)."""
+
+    async def swap() -> None:
+        try:
+            await swap_model(runtime, path)
+        except ModelError as err:
+            log.error("model swap to %s refused, old model keeps serving: %s", path, err)
+
+    try:
+        task = asyncio.get_running_loop().create_task(swap())
+    except RuntimeError:  # no loop (called from a script): nothing to swap into
+        return
+    _PENDING.add(task)
+    task.add_done_callback(_PENDING.discard)
+
+
+_PENDING: set[asyncio.Task[None]] = set()
+
+
+async def admin_abtests(request: web.Request) -> web.Response:
+    """Delivery per A/B variant and each treatment's lift in CTR, CPC and conversion rate."""
+    runtime = request.app[RUNTIME]
+    if not authorised(request, runtime.config.server.admin_token):
+        return web.Response(status=401, text="admin token required\n")
+    body = abtest_report(runtime.config.campaigns, runtime.notices.arms.snapshot())
+    return web.json_response(body)
+
+
 def add_admin_routes(app: web.Application) -> None:
     app.router.add_post("/admin/reload", admin_reload)
+    app.router.add_post("/admin/model", admin_model)
     app.router.add_get("/admin/plan", admin_plan)
+    app.router.add_get("/admin/abtests", admin_abtests)
     app.router.add_post("/admin/tags/reload", admin_tags_reload)

@@ -10,9 +10,12 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from bidder.admin import add_admin_routes
+from bidder.dashboard import add_dashboard_routes
 from bidder.handlers import RUNTIME, add_routes, add_status_routes
 from bidder.limits import build_body_guard, quiet_client_errors
+from bidder.optimizing import build_optimizer_service, run_optimizer
 from bidder.pixel import add_pixel_routes
+from bidder.retention import apply_retention
 from bidder.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -36,6 +39,7 @@ async def _ticker(runtime: Runtime) -> None:
                 now = runtime.clock()
                 runtime.frequency.purge(now)
                 runtime.tags.purge(now)
+                apply_retention(runtime.config.server, runtime.tags, now)
                 runtime.ledger.sync()
         except Exception:
             log.exception("background tick failed")
@@ -56,6 +60,7 @@ def build_admin_app(runtime: Runtime) -> web.Application:
     app = web.Application(client_max_size=1024 * 1024)
     app[RUNTIME] = runtime
     add_admin_routes(app)
+    add_dashboard_routes(app)
     add_status_routes(app)
     return app
 
@@ -74,18 +79,24 @@ def build_app(runtime: Runtime, *, with_admin: bool = False) -> web.Application:
     add_pixel_routes(app)
     if with_admin:
         add_admin_routes(app)
+        add_dashboard_routes(app)
 
     async def background(app: web.Application) -> AsyncIterator[None]:
         tasks = [
             asyncio.create_task(_ticker(runtime)),
             asyncio.create_task(_flusher(runtime)),
+            asyncio.create_task(run_optimizer(build_optimizer_service(runtime))),
         ]
+        if runtime.fleet is not None:
+            tasks.append(asyncio.create_task(runtime.fleet.run()))
         yield
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if runtime.fleet is not None:
+            await runtime.fleet.close()  # report charges, hand leases back
         runtime.close()
 
     app.cleanup_ctx.append(background)

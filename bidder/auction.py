@@ -19,8 +19,10 @@ from zoneinfo import ZoneInfo
 from bidder.candidate import AuctionContext, Candidate
 from bidder.config.model import Campaign, Config
 from bidder.decision import Bid, Decision
+from bidder.experiments import split_variant, variant_campaign, variant_for, with_variant
 from bidder.openrtb.nbr import NoBidReason
 from bidder.openrtb.types import BidRequest, Imp
+from bidder.optimizing import ParticipationCache, group_arm, participates
 from bidder.pricing import clears_floor, price_micros
 from bidder.privacy import IdHasher
 from bidder.scoring import Scorer
@@ -39,6 +41,7 @@ from optimizer.plan import Plan
 # How far a candidate got: when nothing bids, the reason reported is the one from the
 # candidate that got furthest (a floor miss says more than a size mismatch).
 _STAGE = {reason: i for i, reason in enumerate(NoBidReason)}
+_FLOOR_CEILING_MICROS = 2**62  # above any budget or bid cap
 
 
 class BudgetLedger(Protocol):
@@ -118,6 +121,7 @@ class Auction:
         self.tag_store = tags
         self.pacing = pacing
         self.hasher = hasher
+        self.participation = ParticipationCache()
 
     def context(self, request: BidRequest, now: dt.datetime, exchange: str) -> AuctionContext:
         """Campaign-independent facts of the request: user hash, tags, local time."""
@@ -325,11 +329,23 @@ class Auction:
                 rejections[NoBidReason.PACING] += 1
                 continue
             arm = arm_key(ctx, campaign.id, cand.creative.id)
-            shares = plan.arm_shares.get(campaign.id)
-            if shares and shares.get(arm, shares.get("*", 0.0)) <= 0.0:
+            table = self.participation.table(plan, campaign)
+            if table is not None and not participates(
+                table,
+                group_arm(arm, campaign.optimizer.grouping),
+                ctx.request.id,
+                cand.imp.id,
+                campaign.id,
+            ):
                 rejections[NoBidReason.PLAN] += 1
                 continue
-            price = price_micros(campaign, pctr, pacing, plan.multiplier(campaign.id))
+            variant = variant_for(campaign, ctx.user_hash)
+            multiplier = plan.multiplier(campaign.id)
+            if variant is not None:  # A/B test: the user's variant of the campaign
+                arm = with_variant(arm, variant)
+                multiplier *= variant.bid_multiplier
+                campaign = variant_campaign(campaign, variant)
+            price = price_micros(campaign, pctr, pacing, multiplier)
             if price <= 0:
                 rejections[NoBidReason.ZERO_PRICE] += 1
                 continue
@@ -375,6 +391,7 @@ class Auction:
                     pctr=pctr,
                     arm=arm,
                     deal_id=cand.deal_id,
+                    variant=split_variant(arm)[1],
                     reserved=reserved,
                     w=cand.w,
                     h=cand.h,
@@ -411,6 +428,8 @@ def floor_micros(bidfloor: float, bidfloorcur: str, rates: Mapping[str, float]) 
     if rate is None:
         return None
     micros = bidfloor * rate * 1000.0
+    if not micros < _FLOOR_CEILING_MICROS:  # absurd (or infinite) floors: nothing can clear them
+        return _FLOOR_CEILING_MICROS
     whole = int(micros)
     return whole if whole == micros else whole + 1
 

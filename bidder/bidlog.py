@@ -125,6 +125,7 @@ def _notice_record(kind: NoticeKind, outcome: NoticeOutcome, now_s: float) -> di
         "campaign": facts.campaign_id if facts else None,
         "creative": facts.creative_id if facts else None,
         "price_micros": outcome.price_micros,
+        "min_to_win_micros": outcome.min_to_win_micros,
     }
 
 

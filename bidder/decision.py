@@ -28,6 +28,7 @@ class Bid:
     reserved: bool = False
     w: int | None = None  # the rendered size (banner), else the creative's
     h: int | None = None  # True when the ledger holds a reservation for it
+    variant: str | None = None  # A/B test variant of the campaign (also the arm's @suffix)
 
     @property
     def key(self) -> str:

@@ -39,6 +39,7 @@ class NoticeOutcome:
     facts: NoticeFacts | None = None
     price_micros: int | None = None
     location: str | None = None  # clicks: where to redirect the browser
+    min_to_win_micros: int | None = None  # losses: the exchange's minimum price to win
 
 
 class NoticeProcessor:
@@ -143,17 +144,19 @@ class NoticeProcessor:
             raise NoticeError("loss_after_charge", "loss notice for a charged bid", 409)
         released = self.ledger.release(facts.key, now_s)
         self.metrics.losses.labels(self._label(facts.campaign_id)).inc()
+        min_to_win = _price_or_none(query.get("mtw"), facts.rate)
         self.losses.append(
             LossRecord(
                 key=facts.key,
                 campaign_id=facts.campaign_id,
                 bid_micros=facts.bid_micros,
                 loss_code=_int_or_none(query.get("loss")),
-                min_to_win_micros=_price_or_none(query.get("mtw"), facts.rate),
+                min_to_win_micros=min_to_win,
                 at_s=now_s,
             )
         )
-        return NoticeOutcome(200, "released" if released else "loss_recorded", facts)
+        result = "released" if released else "loss_recorded"
+        return NoticeOutcome(200, result, facts, min_to_win_micros=min_to_win)
 
     def _click(self, facts: NoticeFacts) -> NoticeOutcome:
         """Count a click once per bid, then send the browser to the configured landing page."""

@@ -35,6 +35,7 @@ the model learns buckets, not prices, so only the order of magnitude matters.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -164,11 +165,13 @@ _PHONE = re.compile(r"mobile|iphone|ipod|android|phone")
 _TV = re.compile(r"smart-?tv|tizen|webos|roku|appletv|crkey")
 
 
+@functools.lru_cache(maxsize=8192)
 def parse_user_agent(ua: str | None) -> tuple[str, str, str]:
     """``(device_type, os, browser)`` labels from a user agent string.
 
     Handles full browser user agents and iPinYou's pre-parsed ``os_browser`` form
-    (``windows_chrome``). Unknown parts are ``"unknown"``; never raises.
+    (``windows_chrome``). Unknown parts are ``"unknown"``; never raises. Cached: a
+    request's candidates share one user agent and real traffic repeats a few thousand.
     """
     if not ua:
         return UNKNOWN, UNKNOWN, UNKNOWN
@@ -214,6 +217,30 @@ def _label(value: object) -> str:
 
 def raw_from_candidate(ctx: AuctionContext, cand: Candidate) -> RawFeatures:
     """Features of one OpenRTB candidate (serving and simulator)."""
+    return raw_from_candidates(ctx, (cand,))[0]
+
+
+def raw_from_candidates(ctx: AuctionContext, cands: Iterable[Candidate]) -> list[RawFeatures]:
+    """Features of every candidate of one request; the request's part is derived once."""
+    exchange, site, publisher, device_type, os_name, browser, connection = _inventory_device(ctx)
+    country, region, city = _geo(ctx)
+    hour, weekday = str(ctx.hour), str(ctx.weekday)
+    tags = tuple(sorted(ctx.tags))
+    out = []
+    for cand in cands:
+        size, position = _size_position(cand)
+        out.append(
+            RawFeatures(
+                exchange, site, publisher, size, position, cand.media_type, device_type,
+                os_name, browser, connection, country, region, city, hour, weekday,
+                cand.campaign.id, cand.creative.id,
+                floor_bucket(micros_to_cpm(cand.floor_micros)), tags,
+            )
+        )  # fmt: skip
+    return out
+
+
+def _inventory_device(ctx: AuctionContext) -> tuple[str, str, str, str, str, str, str]:
     req = ctx.request
     inventory = req.site if req.site is not None else req.app
     site: str | None = None
@@ -231,9 +258,25 @@ def raw_from_candidate(ctx: AuctionContext, cand: Candidate) -> RawFeatures:
         if device.os:
             os_name = device.os.strip().lower() or os_name
         connection = device.connectiontype
-    geo = req.geo()
+    return (
+        _label(ctx.exchange), _label(site), _label(publisher), device_type, os_name,
+        browser, _label(connection),
+    )  # fmt: skip
+
+
+def _geo(ctx: AuctionContext) -> tuple[str, str, str]:
+    geo = ctx.request.geo()
+    if geo is None:
+        return UNKNOWN, UNKNOWN, UNKNOWN
+    country = _label(geo.country.upper() if geo.country else None)
+    return country, _label(geo.region), _label(geo.city)
+
+
+def _size_position(cand: Candidate) -> tuple[str, str]:
     imp = cand.imp
-    w, h = cand.creative.w, cand.creative.h
+    w, h = cand.w, cand.h  # the size the imp accepted (a responsive creative has several)
+    if w is None or h is None:
+        w, h = cand.creative.w, cand.creative.h
     if (w is None or h is None) and imp.banner is not None:
         w, h = imp.banner.w, imp.banner.h
     if (w is None or h is None) and imp.video is not None:
@@ -241,27 +284,8 @@ def raw_from_candidate(ctx: AuctionContext, cand: Candidate) -> RawFeatures:
     pos = imp.banner.pos if imp.banner is not None else None
     if pos is None and imp.video is not None:
         pos = imp.video.pos
-    return RawFeatures(
-        exchange=_label(ctx.exchange),
-        site=_label(site),
-        publisher=_label(publisher),
-        size=f"{w}x{h}" if w is not None and h is not None else UNKNOWN,
-        position=str(pos) if pos is not None else "0",
-        format=cand.media_type,
-        device_type=device_type,
-        os=os_name,
-        browser=browser,
-        connection=_label(connection),
-        country=_label(geo.country.upper() if geo and geo.country else None),
-        region=_label(geo.region if geo else None),
-        city=_label(geo.city if geo else None),
-        hour=str(ctx.hour),
-        weekday=str(ctx.weekday),
-        campaign=cand.campaign.id,
-        creative=cand.creative.id,
-        floor_bucket=floor_bucket(micros_to_cpm(cand.floor_micros)),
-        tags=tuple(sorted(ctx.tags)),
-    )
+    size = f"{w}x{h}" if w is not None and h is not None else UNKNOWN
+    return size, str(pos) if pos is not None else "0"
 
 
 _VISIBILITY_TO_POS: Final = {"firstview": "1", "1": "1", "secondview": "3", "2": "3"}
@@ -472,13 +496,25 @@ class FeatureEncoder:
 
         Unseen values get the "other" code; never raises for any field value.
         """
+        n = len(raws)
+        if n == 0:
+            return
+        n_cat = len(self.spec.categorical)
         mappings = self._value_to_code
+        # one slice assignment of Python lists beats per-element numpy scalar stores
+        out[:n, :n_cat] = [
+            [m.get(v, OTHER_CODE) for m, v in zip(mappings, raw.categorical(), strict=True)]
+            for raw in raws
+        ]
+        out[:n, n_cat:] = 0.0
+        get = self._tag_to_column.get
+        tag_count = self._tag_offset - 1
         for i, raw in enumerate(raws):
-            row = out[i]
-            row[:] = 0.0
-            for j, (mapping, value) in enumerate(zip(mappings, raw.categorical(), strict=True)):
-                row[j] = mapping.get(value, OTHER_CODE)
-            self._fill_tags(row, raw.tags)
+            out[i, tag_count] = len(raw.tags)
+            for tag in raw.tags:
+                col = get(tag)
+                if col is not None:
+                    out[i, col] = 1.0
 
     def encode(self, raws: Sequence[RawFeatures]) -> npt.NDArray[np.float32]:
         out = np.empty((len(raws), self.n_columns), dtype=np.float32)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable
 
@@ -13,13 +14,15 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from bidder.errors import RequestError
 from bidder.notices import NoticeKind
 from bidder.openrtb.nbr import NoBidReason
-from bidder.openrtb.request import ParseLimits, parse_bid_request
+from bidder.openrtb.request import parse_bid_request
 from bidder.openrtb.response import render_response
 from bidder.runtime import Runtime
+from bidder.stats import stats_for
 
 log = logging.getLogger(__name__)
 
 RUNTIME = web.AppKey("runtime", Runtime)
+_MULTIPROC = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 _JSON = "application/json"
 
 
@@ -39,9 +42,7 @@ async def bid(request: web.Request) -> web.Response:
     server = runtime.config.server
     try:
         parsed, warnings = parse_bid_request(
-            body,
-            version=request.headers.get("x-openrtb-version"),
-            limits=ParseLimits(max_imps=server.max_imps, max_depth=server.max_json_depth),
+            body, version=request.headers.get("x-openrtb-version"), limits=runtime.parse_limits
         )
     except RequestError as err:
         m.requests.labels(label, "invalid").inc()
@@ -64,6 +65,7 @@ async def bid(request: web.Request) -> web.Response:
     for reason, count in decision.rejections.items():
         m.rejections.labels(reason.value).inc(count)
     runtime.bidlog.add_decision(body, decision, now_s)
+    stats_for(runtime, runtime.setup.tz).add_decision(decision, now_s)
     if not decision.bids:
         _observe(runtime, arrival, tmax_ms)
         return _no_bid(runtime, label, decision.nbr or NoBidReason.NO_CAMPAIGNS)
@@ -94,8 +96,16 @@ def _notice_handler(kind: NoticeKind) -> Callable[[web.Request], Awaitable[web.R
         if request.method == "POST" and request.content_type == "application/x-www-form-urlencoded":
             query.update({k: str(v) for k, v in (await request.post()).items()})
         now_s = runtime.clock()
+        relay = runtime.notice_relay
+        if relay is not None and not relay.is_local(kind, query, now_s):
+            answer = await relay.forward(kind, query, now_s)  # another worker holds the bid
+            if answer.get("owned"):
+                if answer.get("location"):
+                    raise web.HTTPFound(str(answer["location"]))
+                return web.Response(status=int(answer["status"]), text=f"{answer['result']}\n")
         outcome = runtime.notices.handle(kind, query, now_s)
         runtime.bidlog.add_notice(kind, outcome, now_s)
+        stats_for(runtime, runtime.setup.tz).add_notice(kind, outcome, now_s)
         if outcome.location is not None:
             raise web.HTTPFound(outcome.location)
         return web.Response(status=outcome.status, text=outcome.result + "\n")
@@ -105,6 +115,14 @@ def _notice_handler(kind: NoticeKind) -> Callable[[web.Request], Awaitable[web.R
 
 async def metrics(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
+    if _MULTIPROC:  # server.workers > 1: merge every worker's metrics
+        from prometheus_client import CollectorRegistry, multiprocess
+
+        merged = CollectorRegistry()
+        multiprocess.MultiProcessCollector(merged)  # type: ignore[no-untyped-call]
+        return web.Response(
+            body=generate_latest(merged), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
     body = generate_latest(runtime.metrics.registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

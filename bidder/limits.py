@@ -29,6 +29,7 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.typedefs import Middleware
 from aiohttp.web_protocol import RequestPayloadError
 from prometheus_client import CollectorRegistry, Counter
 
@@ -42,9 +43,7 @@ _BUSY = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
     b"Retry-After: 1\r\nConnection: close\r\n\r\n"
 )
-_COUNTERS: weakref.WeakKeyDictionary[CollectorRegistry, Counter] = (
-    weakref.WeakKeyDictionary()
-)
+_COUNTERS: weakref.WeakKeyDictionary[CollectorRegistry, Counter] = weakref.WeakKeyDictionary()
 
 
 def refusal_counter(registry: CollectorRegistry) -> Counter:
@@ -63,7 +62,7 @@ def refusal_counter(registry: CollectorRegistry) -> Counter:
     return counter
 
 
-def build_body_guard(settings: ServerSettings, registry: CollectorRegistry) -> Any:
+def build_body_guard(settings: ServerSettings, registry: CollectorRegistry) -> Middleware:
     """Middleware reading every request body under the size and time limits.
 
     The handler gets a request whose body is already read (``await request.read()``
@@ -88,9 +87,7 @@ def build_body_guard(settings: ServerSettings, registry: CollectorRegistry) -> A
                 await limited.read()
         except TimeoutError:
             refused.labels("body_timeout").inc()
-            response = web.Response(status=408, text="request body read timed out\n")
-            response.force_close()
-            return response
+            return await _timed_out(request)
         except web.HTTPRequestEntityTooLarge:
             refused.labels("decompressed_bytes" if encoded else "body_bytes").inc()
             return _too_large(cap)
@@ -103,6 +100,16 @@ def build_body_guard(settings: ServerSettings, registry: CollectorRegistry) -> A
         return await handler(limited)
 
     return body_guard
+
+
+async def _timed_out(request: web.Request) -> web.StreamResponse:
+    """408, then close at once: aiohttp would otherwise linger reading the stalled body."""
+    response = web.Response(status=408, text="request body read timed out\n")
+    response.force_close()
+    await response.prepare(request)
+    await response.write_eof()
+    request.protocol.force_close()
+    return response
 
 
 def _too_large(limit: int) -> web.Response:
@@ -212,11 +219,19 @@ class LimitedTCPSite(web.TCPSite):
 
 
 class _ClientErrorFilter(logging.Filter):
-    """aiohttp logs malformed HTTP (a client's fault, answered 400) at ERROR: demote it."""
+    """aiohttp logs a client's malformed HTTP at ERROR: demote it to DEBUG.
+
+    Two cases: a request line or header it cannot parse (it answers 400 itself), and a
+    body that does not decode (``body_guard`` answered 400; aiohttp then meets the same
+    error again while draining the rest of the body, and closes the connection).
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
-        if isinstance(exc, HttpProcessingError) and 400 <= exc.code < 500:
+        client_fault = isinstance(exc, RequestPayloadError) or (
+            isinstance(exc, HttpProcessingError) and 400 <= exc.code < 500
+        )
+        if client_fault:
             record.levelno, record.levelname = logging.DEBUG, "DEBUG"
             record.exc_info, record.exc_text = None, None
             return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)

@@ -143,6 +143,9 @@ class Metrics:
             registry=r,
         )
         self._model_versions: set[str] = set()
+        self.model_swaps = Counter(
+            "bidder_model_swaps_total", "Model hot swaps by result", ["result"], registry=r
+        )
         for reason in NoBidReason:
             self.nobids.labels(reason.value)
             self.rejections.labels(reason.value)

@@ -15,6 +15,7 @@ import base64
 import hashlib
 import hmac
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -66,13 +67,24 @@ class NoticeSigner:
     def __init__(self, keys: Mapping[str, str], current: str, base_url: str) -> None:
         if current not in keys:
             raise ValueError(f"current notice key {current!r} is not in the keyring")
-        self._keys = {k: v.encode("utf-8") for k, v in keys.items()}
+        # keyed HMAC states, copied per signature (cheaper than re-keying every time)
+        self._macs = {
+            k: hmac.new(v.encode("utf-8"), digestmod=hashlib.sha256) for k, v in keys.items()
+        }
         self._current = current
         self._base = base_url.rstrip("/")
 
+    @staticmethod
+    def body(facts: Mapping[str, str]) -> str:
+        """The signed part of a notice URL; build it once per bid, sign it per kind."""
+        return "&".join(f"{f}={_escape(facts.get(f, ''))}" for f in _FIELDS)
+
     def url(self, kind: NoticeKind, facts: Mapping[str, str]) -> str:
         """Signed URL for ``kind`` with the macros the exchange fills appended."""
-        body = "&".join(f"{f}={quote(facts.get(f, ''), safe='')}" for f in _FIELDS)
+        return self.url_for(kind, self.body(facts))
+
+    def url_for(self, kind: NoticeKind, body: str) -> str:
+        """Signed URL for ``kind`` from a prebuilt ``body``."""
         sig = self._sign(self._current, kind.value, body)
         return f"{self._base}/{kind.value}?{body}&k={self._current}&s={sig}{_MACROS[kind]}"
 
@@ -84,9 +96,9 @@ class NoticeSigner:
         sig = query.get("s")
         if not key_id or not sig:
             raise NoticeError("unsigned", "notice has no signature", 403)
-        if key_id not in self._keys:
+        if key_id not in self._macs:
             raise NoticeError("unknown_key", "notice signed with an unknown key", 403)
-        body = "&".join(f"{f}={quote(query.get(f, ''), safe='')}" for f in _FIELDS)
+        body = self.body(query)
         if not hmac.compare_digest(self._sign(key_id, kind.value, body), sig):
             raise NoticeError("bad_signature", "notice signature does not match", 403)
         try:
@@ -115,8 +127,17 @@ class NoticeSigner:
         )
 
     def _sign(self, key_id: str, kind: str, body: str) -> str:
-        mac = hmac.new(self._keys[key_id], f"{kind}?{body}".encode(), hashlib.sha256)
+        mac = self._macs[key_id].copy()
+        mac.update(f"{kind}?{body}".encode())
         return base64.urlsafe_b64encode(mac.digest()[:18]).decode("ascii")
+
+
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
+def _escape(value: str) -> str:
+    """Percent-encode a query value; most of ours are unreserved already (fast path)."""
+    return value if _UNRESERVED.fullmatch(value) else quote(value, safe="")
 
 
 def _float_or_none(raw: str | None) -> float | None:

@@ -10,14 +10,16 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bidder.auction import Auction, Setup, build_setup
 from bidder.bidlog import BidLog
-from bidder.config.model import Config
+from bidder.config.model import BackendKind, Config
 from bidder.events import NoticeProcessor
 from bidder.ledger.embedded import EmbeddedLedger
 from bidder.metrics import Metrics
 from bidder.notices import NoticeSigner
+from bidder.openrtb.request import DEFAULT_LIMITS, ParseLimits
 from bidder.pacer import Pacer
 from bidder.privacy import IdHasher
 from bidder.scoring import Scorer
@@ -25,6 +27,10 @@ from bidder.secrets import parse_keyring, persisted_secret
 from bidder.stores.freqcap import EmbeddedFrequencyStore
 from bidder.stores.tags import EmbeddedTagStore
 from optimizer.plan import EMPTY_PLAN, Plan
+
+if TYPE_CHECKING:
+    from bidder.fleet.service import FleetService
+    from bidder.workers import NoticeRelay
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +55,22 @@ class Runtime:
     state_dir: Path
     persist: bool = True
     plan: Plan = EMPTY_PLAN
+    _limits: ParseLimits = DEFAULT_LIMITS
+    _limits_for: Config | None = None
     ready: bool = True
     reload_errors: list[str] = field(default_factory=list)
+    fleet: FleetService | None = None  # backend.kind redis: background sync with Redis
+    notice_relay: NoticeRelay | None = None  # server.workers > 1 (bidder.workers)
+
+    @property
+    def parse_limits(self) -> ParseLimits:
+        """Request limits of the current config (built once per config, not per request)."""
+        config = self.config
+        if self._limits_for is not config:
+            server = config.server
+            self._limits = ParseLimits(max_imps=server.max_imps, max_depth=server.max_json_depth)
+            self._limits_for = config
+        return self._limits
 
     @property
     def setup(self) -> Setup:
@@ -105,12 +125,15 @@ def build_runtime(
     config_path: Path | None = None,
     metrics: Metrics | None = None,
     persist: bool = True,
+    ledger: EmbeddedLedger | None = None,
 ) -> Runtime:
     """Open the state directory (journal, stores, secrets) and assemble the engine.
 
     ``persist=False`` (the simulator) keeps everything in memory with fixed secrets, so a
-    replay touches no files and hashes identically run after run.
+    replay touches no files and hashes identically run after run. ``ledger`` replaces the
+    embedded one (a worker's lease ledger, ``bidder.workers``).
     """
+    given_ledger = ledger
     server = config.server
     state_dir = Path(server.state_dir)
     if persist:
@@ -123,17 +146,29 @@ def build_runtime(
     hasher = IdHasher(salt)
     keys, current = parse_keyring(ring)
     signer = NoticeSigner(keys, current, server.notice_base_url)
-    ledger = EmbeddedLedger(
-        state_dir / "ledger.journal" if persist else None,
-        timezone=server.timezone,
-        reservation_ttl_s=server.reservation_ttl_s,
-    )
+    frequency: EmbeddedFrequencyStore
+    tags: EmbeddedTagStore
+    fleet = config.backend.kind is BackendKind.REDIS
+    if fleet:
+        from bidder.fleet.build import build_fleet_stores
+
+        ledger, frequency, tags = build_fleet_stores(config, state_dir if persist else None)
+    elif given_ledger is not None:
+        ledger = given_ledger
+        frequency = EmbeddedFrequencyStore()
+        tags = EmbeddedTagStore()
+    else:
+        ledger = EmbeddedLedger(
+            state_dir / "ledger.journal" if persist else None,
+            timezone=server.timezone,
+            reservation_ttl_s=server.reservation_ttl_s,
+        )
+        frequency = EmbeddedFrequencyStore()
+        tags = EmbeddedTagStore()
     ledger.set_budgets({c.id: c.budget for c in config.campaigns})
     if persist:
         ledger.snapshot(clock())  # compact the journal replayed at startup
-    frequency = EmbeddedFrequencyStore()
-    tags = EmbeddedTagStore()
-    if persist:
+    if persist and not fleet:
         _load_store(frequency, state_dir / "freqcap.json")
         _load_store(tags, state_dir / "tags.json")
     metrics = metrics if metrics is not None else Metrics()
@@ -165,6 +200,10 @@ def build_runtime(
     metrics.set_config(config.version)
     metrics.set_model(scorer.version)
     metrics.plan_version.set(0)
+    if fleet:
+        from bidder.fleet.build import build_fleet_service
+
+        runtime.fleet = build_fleet_service(runtime)
     runtime.tick()
     return runtime
 

@@ -21,8 +21,10 @@ class Plan:
     writers build a complete new ``Plan`` and swap the reference (never mutate).
 
     - ``bid_multipliers``: campaign id -> multiplier on the price (default 1.0).
-    - ``arm_shares``: campaign id -> {arm key -> budget share}; an arm absent or with
-      share 0 gets no bids when the campaign has any shares.
+    - ``arm_shares``: campaign id -> {arm key -> budget share} (non-negative, summing to 1
+      per campaign). The bidder reads them as participation probabilities relative to the
+      arms of the same hour slot, ``min(1, share * n_slot / sum_slot)``; an arm the plan does
+      not list is always bought (``bidder/optimizing.py``, ``docs/optimizer.md``).
     - ``creative_weights``: campaign id -> {creative id -> rotation weight}.
     """
 

@@ -20,14 +20,33 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("rtb.cmd_train", "train and calibrate the LightGBM CTR model"),
     "replay": ("rtb.cmd_replay", "replay auction logs through the bidder on a simulated clock"),
     "bench": ("rtb.cmd_bench", "run benchmarks (replay sweeps, http load)"),
+    "fleet": ("rtb.cmd_fleet", "run a local fleet of bidder nodes sharing budgets through Redis"),
+    "audiences": ("rtb.cmd_audiences", "build audience tags from pixel events and the bid log"),
+    "report": ("rtb.cmd_report", "campaign report (HTML + PDF) from the bid log and events"),
 }
+
+
+EXAMPLES = """\
+examples:
+  rtb serve --config config.yaml --port 8080
+  rtb check-config config.yaml
+  rtb synth --rows 200000 --seed 2 --out data/synth/test
+  rtb train --data var/market --format synthetic --out models/default/
+  rtb replay --format ipinyou --log LOG --config config.yaml
+  rtb bench replay --campaigns 2997 --budget-fractions 1/64,1/32
+  rtb fleet --nodes 3 --config config.yaml
+  rtb audiences build --config config.yaml --reload-url http://127.0.0.1:8081
+  rtb report --campaign harbor-retarget-app --from 2026-06-01 --to 2026-06-07 \\
+      --bidlog var/bidlog.jsonl --events var/state/events.jsonl --out reports/harbor
+"""
 
 
 def build_parser(selected: str | None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rtb",
         description="Real-time-bidding engine: OpenRTB bidder, CTR model, optimiser, simulator.",
-        epilog="Run `rtb COMMAND --help` for a command's options and examples.",
+        epilog=EXAMPLES + "\nRun `rtb COMMAND --help` for a command's options and more examples.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():

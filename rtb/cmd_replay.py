@@ -31,6 +31,9 @@ examples:
   rtb replay --format rlb --log .../2997.test.txt --strategy ortb1 --param c=80 \\
       --param lambda=2.4e-4
 
+  # a synthetic market (rtb synth --out DIR) with the optimiser on (simulator/configs/synthetic.yaml)
+  rtb replay --format synthetic --log DIR --budget-fraction 1/8 --out rs.json
+
   # iPinYou 2259 raw log through the real decide() (second price, 1/4 of the log's cost)
   rtb replay --format ipinyou --log ../shared/data/ipinyou/camp2259-raw/test.log.txt \\
       --budget-fraction 1/4 --out r2259.json
@@ -142,6 +145,7 @@ def _run_full(args: argparse.Namespace) -> int:
         seed=args.seed,
         version=code_version(),
         scorer=scorer,
+        synthetic=args.format == "synthetic",
     )
     if args.out is not None:
         args.out.write_bytes(render_json(report))

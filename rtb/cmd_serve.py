@@ -14,9 +14,12 @@ from aiohttp import web
 from bidder.admin import reload_config
 from bidder.app import build_admin_app, build_app
 from bidder.config.load import load_config, redacted
+from bidder.config.model import BackendKind
 from bidder.errors import ConfigError
+from bidder.limits import LimitedTCPSite, runner_kwargs
 from bidder.logs import setup_json_logging
 from bidder.runtime import Runtime, build_runtime
+from bidder.workers import use_uvloop
 from rtb.model_setup import resolve_scorer
 
 NAME = "serve"
@@ -51,11 +54,17 @@ def run(args: argparse.Namespace) -> int:
             print(f"{path}: {line}")
         return 1
     log.info("config %s loaded: %s", config.version, redacted(config))
-    scorer = resolve_scorer(config, allow_build=not args.no_model_build)
-    runtime = build_runtime(config, scorer, clock=time.time, config_path=path)
     host = args.host or config.server.host
     port = args.port if args.port is not None else config.server.port
     admin_port = args.admin_port if args.admin_port is not None else config.server.admin_port
+    if config.server.workers > 1 and config.backend.kind is BackendKind.EMBEDDED:
+        from bidder.workers import supervise  # N processes on one port, budget leases
+
+        return supervise(config, path, host, port, config.server.admin_host, admin_port,
+                         allow_build=not args.no_model_build, clock=time.time)  # fmt: skip
+    use_uvloop()
+    scorer = resolve_scorer(config, allow_build=not args.no_model_build)
+    runtime = build_runtime(config, scorer, clock=time.time, config_path=path)
     asyncio.run(_serve(runtime, host, port, config.server.admin_host, admin_port))
     return 0
 
@@ -66,12 +75,19 @@ async def _serve(runtime: Runtime, host: str, port: int, admin_host: str, admin_
     loop.add_signal_handler(signal.SIGHUP, lambda: reload_config(runtime))
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    runners = [web.AppRunner(build_app(runtime, with_admin=admin_port == 0), access_log=None)]
+    limits = runner_kwargs(runtime.config.server)
+    app = build_app(runtime, with_admin=admin_port == 0)
+    runners = [web.AppRunner(app, access_log=None, **limits)]
     if admin_port:
         runners.append(web.AppRunner(build_admin_app(runtime), access_log=None))
     for runner in runners:
         await runner.setup()
-    await web.TCPSite(runners[0], host, port).start()
+    max_connections = runtime.config.server.max_connections
+    registry = runtime.metrics.registry
+    site = LimitedTCPSite(
+        runners[0], host, port, max_connections=max_connections, registry=registry
+    )
+    await site.start()
     if admin_port:
         await web.TCPSite(runners[1], admin_host, admin_port).start()
         log.info("admin API on http://%s:%d", admin_host, admin_port)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
+from typing import Any
 
 from bidder.errors import ModelError
 from bidder.model.dataset import FORMATS
@@ -15,6 +17,8 @@ EPILOG = """examples:
   rtb train --data ../shared/data/ipinyou/camp2259-raw --format ipinyou --out models/ipinyou/
   rtb train --data ../shared/data/ctr-samples/criteo-kaggle2014-3idiots --format criteo \\
       --out models/criteo/ --seed 3
+  rtb train --data var/market --format synthetic --out models/dask/ --dask local --dask-workers 2
+  rtb train --data var/market --format synthetic --out models/dask/ --dask tcp://sched:8786
 
 The model directory holds model.txt, encoder.json, calibration.json, canary.json,
 metadata.json, report.json, reliability.png and report.html. Splits are 70/15/15 in
@@ -37,6 +41,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=2, help="LightGBM threads")
     parser.add_argument("--no-baseline", action="store_true", help="skip the logistic baseline")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    parser.add_argument(
+        "--dask",
+        metavar="SCHEDULER",
+        default=None,
+        help="fit the booster with lightgbm.dask: a scheduler address or 'local'",
+    )
+    parser.add_argument("--dask-workers", type=int, default=2, help="workers of --dask local")
+    parser.add_argument(
+        "--dask-partitions", type=int, default=None, help="row partitions (default: workers)"
+    )
+    parser.add_argument(
+        "--dask-rounds",
+        type=int,
+        default=300,
+        help="boosting rounds under --dask (lightgbm.dask has no early stopping)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,10 +69,14 @@ def run(args: argparse.Namespace) -> int:
         num_threads=args.threads,
         baseline=not args.no_baseline,
     )
+    progress = None if args.quiet else sys.stderr
     try:
-        result = train_model(
-            args.data, args.format, args.out, config, None if args.quiet else sys.stderr
-        )
+        if args.dask:
+            result = _train_dask(
+                args, dataclasses.replace(config, num_boost_round=args.dask_rounds)
+            )
+        else:
+            result = train_model(args.data, args.format, args.out, config, progress)
     except (ModelError, ValueError) as exc:
         print(f"rtb train: {exc}", file=sys.stderr)
         return 1
@@ -65,3 +89,15 @@ def run(args: argparse.Namespace) -> int:
             print(f"{name:>12}: test auc {auc}  logloss {test['logloss']:.5f}  pred/obs {ratio_s}")
     print(f"model written to {result.model_dir}")
     return 0
+
+
+def _train_dask(args: argparse.Namespace, config: Any) -> Any:
+    from bidder.model.train_dask import train_model_dask
+    from rtb.dask_cluster import dask_client
+
+    partitions = args.dask_partitions or args.dask_workers
+    with dask_client(args.dask, args.dask_workers) as client:
+        return train_model_dask(
+            args.data, args.format, args.out, client, config, partitions,
+            None if args.quiet else sys.stderr,
+        )  # fmt: skip

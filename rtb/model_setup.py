@@ -30,4 +30,4 @@ def resolve_scorer(config: Config, *, allow_build: bool) -> Scorer:
         build_default_model(path)
     from bidder.model.scorer import load_scorer
 
-    return load_scorer(path)
+    return load_scorer(path, config.model.predictor)

@@ -13,12 +13,15 @@ from prometheus_client import CollectorRegistry
 
 from bidder.config.load import load_config
 from bidder.config.model import Budget, Config, PacingMode
+from bidder.experiments import abtest_report
 from bidder.metrics import Metrics
-from bidder.runtime import build_runtime
+from bidder.optimizing import OptimizerService
+from bidder.runtime import Runtime, build_runtime
 from bidder.scoring import PriorScorer, Scorer
+from optimizer.plan import Plan
 from simulator.clock import SimClock
 from simulator.ipinyou import MICROS_PER_FEN_CPM, MarketRow, market_rows
-from simulator.replay import AuctionType, Replayer, ReplayResult, Tally
+from simulator.replay import AuctionType, OutcomeModel, Replayer, ReplayResult, Tally
 
 MONEY_UNIT = "fen_cpm"  # iPinYou: sums of CPM prices in fen, as the logs and papers report
 COUNTERFACTUAL_NOTE = (
@@ -67,9 +70,26 @@ def run_full_replay(
     scorer: Scorer | None = None,
     pacing: PacingMode | None = None,
     progress: Callable[[int], None] | None = None,
+    synthetic: bool = False,
+    config: Config | None = None,
+    rows: list[MarketRow] | None = None,
+    outcomes: OutcomeModel | None = None,
+    plan: Plan | None = None,
+    optimize: bool = True,
 ) -> dict[str, Any]:
-    rows = load_rows(log)
-    config = budget_config(load_config(config_path), rows, budget_fraction, pacing)
+    """Replay ``log`` through ``config_path`` (or a ready ``config``) and report.
+
+    ``synthetic`` scores creatives the log did not show with the market's truth
+    (``outcomes`` may be passed ready-made, with ``rows``); ``plan`` is the initial plan
+    (fixed unless a campaign's optimizer is enabled and ``optimize``).
+    """
+    rows = rows if rows is not None else load_rows(log)
+    base = config if config is not None else load_config(config_path)
+    config = budget_config(base, rows, budget_fraction, pacing)
+    if synthetic and outcomes is None:
+        from simulator.synth_outcomes import SynthOutcomes, world_from_meta
+
+        outcomes = SynthOutcomes(world_from_meta(log.parent), rows, seed)
     clock = SimClock(rows[0].ts_s if rows else 0.0)
     runtime = build_runtime(
         config,
@@ -78,9 +98,15 @@ def run_full_replay(
         metrics=Metrics(CollectorRegistry()),
         persist=False,
     )
-    result = Replayer(runtime, clock, auction).run(rows)
+    if plan is not None:
+        runtime.set_plan(plan)
+    service = None
+    if optimize and any(c.optimizer.enabled for c in config.campaigns):
+        service = OptimizerService(runtime, seed=config.optimizer.seed + seed)
+    replayer = Replayer(runtime, clock, auction, optimizer=service, outcomes=outcomes)
+    result = replayer.run(rows)
     budget_micros = config.campaigns[0].budget.total_micros if config.campaigns else 0
-    return build_report(
+    report = build_report(
         result,
         log=log,
         config=config,
@@ -91,6 +117,64 @@ def run_full_replay(
         version=version,
         model_version=runtime.auction.scorer.version,
     )
+    report.update(optimizer_report(runtime, service, result, config))
+    return report
+
+
+def optimizer_report(
+    runtime: Runtime, service: OptimizerService | None, result: ReplayResult, config: Config
+) -> dict[str, Any]:
+    """Plan logs, A/B lifts and per-campaign hourly spend against the even-pacing plan."""
+    logs = [] if service is None else [entry.render_json_line() for entry in service.logs]
+    return {
+        "plan_logs": logs,
+        "plan_version": runtime.plan.version,
+        "abtests": abtest_report(config.campaigns, runtime.notices.arms.snapshot()),
+        "pacing": {
+            c.id: pacing_figures(result.campaign_spend_by_hour.get(c.id, []), c.budget)
+            for c in config.campaigns
+        },
+    }
+
+
+def pacing_figures(cumulative_micros: list[int], budget: Budget) -> dict[str, Any]:
+    """Each whole day's cumulative spend at every hour vs the even plan ``daily * h / 24``.
+
+    ``cumulative_micros[i]`` is the campaign's spend after ``i + 1`` elapsed hours (the log
+    starts at local midnight). ``max_abs_deviation`` is ``max |spend_h - plan_h| / plan_h``
+    over every day and hour, ``max_abs_deviation_of_daily`` the same over the daily budget;
+    ``exhausted_hour_by_day`` the first hour (1-24) by which a day spent 99.9 % of its
+    budget (None: never).
+    """
+    daily = budget.daily_micros
+    days: list[dict[str, Any]] = []
+    for d in range(len(cumulative_micros) // 24):
+        before = cumulative_micros[d * 24 - 1] if d > 0 else 0
+        spent = [cumulative_micros[d * 24 + h] - before for h in range(24)]
+        plan = [daily * (h + 1) / 24 for h in range(24)]
+        deviation = [(s_ - p_) / p_ for s_, p_ in zip(spent, plan, strict=True)]
+        days.append(
+            {
+                "spend_by_hour": [_money(x) for x in spent],
+                "deviation_by_hour": [round(x, 6) for x in deviation],
+                "max_abs_deviation": round(max(abs(x) for x in deviation), 6),
+                "max_abs_deviation_of_daily": round(
+                    max(abs(s_ - p_) for s_, p_ in zip(spent, plan, strict=True)) / daily, 6
+                ),
+                "exhausted_hour": next(
+                    (h + 1 for h, x in enumerate(spent) if x >= 0.999 * daily), None
+                ),
+            }
+        )
+    return {
+        "daily_budget": _money(daily),
+        "days": days,
+        "max_abs_deviation": max((d["max_abs_deviation"] for d in days), default=None),
+        "max_abs_deviation_of_daily": max(
+            (d["max_abs_deviation_of_daily"] for d in days), default=None
+        ),
+        "exhausted_hour_by_day": [d["exhausted_hour"] for d in days],
+    }
 
 
 def _money(micros: int | float) -> float:

@@ -70,6 +70,7 @@ class MarketRow:
     logged_creative: str
     click: bool | None
     true_ctr: float | None = None
+    price_known: bool = True  # False: the market price is a bound or unknown (bid logs)
 
 
 def _pos(visibility: str) -> int:

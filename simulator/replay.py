@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Protocol
 
 import orjson
 
@@ -23,11 +24,20 @@ from bidder.events import NoticeOutcome
 from bidder.notices import NoticeFacts, NoticeKind
 from bidder.openrtb.request import parse_bid_request
 from bidder.openrtb.response import price_cpm
+from bidder.optimizing import OptimizerService
 from bidder.runtime import Runtime
 from simulator.clock import SimClock
 from simulator.ipinyou import MarketRow
 
 TICK_S = 60.0  # simulated seconds between runtime ticks (pacing, expiry)
+
+
+class OutcomeModel(Protocol):
+    """Known outcome of showing ``bid``'s creative on ``row`` (synthetic markets)."""
+
+    def outcome(self, row: MarketRow, bid: Bid) -> tuple[bool, float]:
+        """(clicked, true CTR)."""
+        ...
 
 
 class AuctionType(str, Enum):
@@ -67,16 +77,27 @@ class ReplayResult:
     creative_mismatch: int = 0  # wins whose creative differs from the logged one
     nobid_reasons: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     spend_by_hour_index: list[int] = field(default_factory=list)  # cumulative, per elapsed hour
+    campaign_spend_by_hour: dict[str, list[int]] = field(default_factory=dict)  # cumulative
     hours_elapsed_start_s: float | None = None
 
 
 class Replayer:
     """Drives a ``Runtime`` built with ``persist=False`` and a ``SimClock``."""
 
-    def __init__(self, runtime: Runtime, clock: SimClock, auction: AuctionType) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        clock: SimClock,
+        auction: AuctionType,
+        *,
+        optimizer: OptimizerService | None = None,
+        outcomes: OutcomeModel | None = None,
+    ) -> None:
         self.runtime = runtime
         self.clock = clock
         self.auction = auction
+        self.optimizer = optimizer  # stepped on the simulated clock
+        self.outcomes = outcomes  # clicks of creatives the log did not show
         self._last_tick_s: float | None = None
 
     def run(self, rows: Iterable[MarketRow]) -> ReplayResult:
@@ -93,6 +114,8 @@ class Replayer:
             self.runtime.tick()
             self._last_tick_s = now_s
             self._hour_marks(result)
+        if self.optimizer is not None:
+            self.optimizer.run_due(now_s)
 
     def _hour_marks(self, result: ReplayResult, final: bool = False) -> None:
         """Cumulative spend at each whole simulated hour since the first row."""
@@ -100,8 +123,13 @@ class Replayer:
         if result.hours_elapsed_start_s is None:
             result.hours_elapsed_start_s = now_s
         hours = int((now_s - result.hours_elapsed_start_s) // 3600)
+        if final:  # the last, partial hour closes the series
+            hours = max(hours, len(result.spend_by_hour_index) + 1)
         while len(result.spend_by_hour_index) < hours or (final and not result.spend_by_hour_index):
             result.spend_by_hour_index.append(result.total.spend_micros)
+            for campaign in self.runtime.config.campaigns:
+                spend = self.runtime.ledger.campaign_spend(campaign.id, now_s).total_micros
+                result.campaign_spend_by_hour.setdefault(campaign.id, []).append(spend)
 
     def step(self, row: MarketRow, result: ReplayResult) -> Decision | None:
         """One auction through the real parser, ``decide`` and notice path."""
@@ -143,8 +171,12 @@ class Replayer:
             result.creative_mismatch += 1
         click = row.click if same_creative else None
         true_ctr = row.true_ctr if same_creative else None
+        if not same_creative and self.outcomes is not None:
+            click, true_ctr = self.outcomes.outcome(row, bid)
         for tally in (result.total, hour_tally, arm_tally):
             tally.add_win(price, click, true_ctr)
+        if click:
+            self._notice(decision, bid, NoticeKind.CLICK, price)
 
     def _notice(
         self, decision: Decision, bid: Bid, kind: NoticeKind, price_micros: int

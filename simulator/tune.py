@@ -23,6 +23,9 @@ name_to_grid: dict[str, dict[str, tuple[float, ...]]] = {
     "lin": {"b0": _WHOLE_BIDS},
     "ortb1": {"c": _ORTB_C, "lambda": _ORTB_LAMBDA},
     "ortb2": {"c": _ORTB_C, "lambda": _ORTB_LAMBDA},
+    "rlb": {},
+    "ss_mdp": {},
+    "rlb_cal": {"alpha": (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0)},
 }
 
 

@@ -11,7 +11,10 @@ from hypothesis import HealthCheck, settings
 from bidder.settings import data_dir
 
 settings.register_profile(
-    "ci", max_examples=200, deadline=None, derandomize=True,
+    "ci",
+    max_examples=200,
+    deadline=None,
+    derandomize=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.register_profile("dev", max_examples=100, deadline=None)

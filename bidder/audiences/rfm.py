@@ -66,6 +66,4 @@ def rfm_scores(
     frequency = np.array([float(s.kind_to_count[EventKind.PURCHASE]) for _, s in buyers])
     monetary = np.array([float(s.revenue_micros) for _, s in buyers])
     r, f, m = (quantile_scores(v, bins) for v in (recency, frequency, monetary))
-    return {
-        user: RfmScore(int(r[i]), int(f[i]), int(m[i])) for i, (user, _) in enumerate(buyers)
-    }
+    return {user: RfmScore(int(r[i]), int(f[i]), int(m[i])) for i, (user, _) in enumerate(buyers)}

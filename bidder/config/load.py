@@ -23,6 +23,8 @@ import yaml
 
 from bidder.config.model import (
     Audience,
+    BackendKind,
+    BackendSettings,
     BidStrategy,
     BidStrategyKind,
     Budget,
@@ -32,9 +34,11 @@ from bidder.config.model import (
     Flight,
     FrequencyCap,
     ModelSettings,
+    OptimizerSettings,
     PacingMode,
     ServerSettings,
 )
+from bidder.config.optimizer_section import OPTIMIZER_KEYS, build_optimizer
 from bidder.config.validate import (
     TARGETING_KEYS,
     Section,
@@ -53,13 +57,14 @@ from bidder.stores.freqcap import DEFAULT_MAX_EVENTS
 
 __all__ = ["load_config", "parse_config", "redacted"]
 
-TOP_KEYS = ("server", "currency", "currency_rates", "model", "campaigns")
+TOP_KEYS = ("server", "currency", "currency_rates", "model", "backend", "optimizer", "campaigns")
+BACKEND_KEYS = tuple(f.name for f in dataclasses.fields(BackendSettings))
 SERVER_KEYS = tuple(f.name for f in dataclasses.fields(ServerSettings) if f.repr)
-MODEL_KEYS = ("path", "build_if_missing")
+MODEL_KEYS = ("path", "build_if_missing", "predictor")
 CAMPAIGN_KEYS = (
     "id", "name", "enabled", "advertiser_domain", "iab_categories", "budget", "max_bid_cpm",
     "bid_strategy", "pacing", "charge_on", "frequency_cap", "flight", "hours", "targeting",
-    "audience", "seat", "creatives",
+    "audience", "seat", "creatives", "optimizer",
 )  # fmt: skip
 BUDGET_KEYS = ("total", "daily")
 STRATEGY_KEYS = (
@@ -210,8 +215,10 @@ def _build_config(root: Section | None, environ: Mapping[str, str]) -> Config | 
     currency = _build_currency(root)
     rates = _build_currency_rates(root, currency)
     model = _build_model(root.section("model", MODEL_KEYS))
-    campaigns = _build_campaigns(root)
-    return Config(server, campaigns, currency, rates, model)
+    backend = _build_backend(root.section("backend", BACKEND_KEYS))
+    optimizer = build_optimizer(root.section("optimizer", OPTIMIZER_KEYS), OptimizerSettings())
+    campaigns = _build_campaigns(root, optimizer)
+    return Config(server, campaigns, currency, rates, model, backend, optimizer=optimizer)
 
 
 def _build_currency(root: Section) -> str:
@@ -341,10 +348,53 @@ def _build_model(s: Section | None) -> ModelSettings:
     return ModelSettings(
         path=_nullable_text(s, "path", d.path),
         build_if_missing=s.flag("build_if_missing", d.build_if_missing),
+        predictor=_predictor(s, d.predictor),
     )
 
 
-def _build_campaigns(root: Section) -> tuple[Campaign, ...]:
+PREDICTORS = ("booster", "compiled", "auto")
+
+
+def _predictor(s: Section, default: str) -> str:
+    value = s.text("predictor", default) or default
+    if value not in PREDICTORS:
+        s.add("predictor", f"expected one of {', '.join(PREDICTORS)}, got {value!r}")
+        return default
+    return value
+
+
+def _build_backend(s: Section | None) -> BackendSettings:
+    d = BackendSettings()
+    if s is None:
+        return d
+    backend = BackendSettings(
+        kind=s.choice("kind", BackendKind, d.kind),
+        redis_url=s.text("redis_url", d.redis_url) or d.redis_url,
+        key_prefix=s.text("key_prefix", d.key_prefix) or d.key_prefix,
+        node_id=s.text("node_id", d.node_id) or d.node_id,
+        lease_fraction=s.number("lease_fraction", d.lease_fraction, gt=0),
+        lease_ttl_s=s.integer("lease_ttl_s", d.lease_ttl_s, lo=1),
+        sync_interval_s=s.number("sync_interval_s", d.sync_interval_s, gt=0),
+        dedupe_ttl_s=s.integer("dedupe_ttl_s", d.dedupe_ttl_s, lo=1),
+        cache_ttl_s=s.integer("cache_ttl_s", d.cache_ttl_s, lo=1),
+    )
+    if backend.lease_fraction > 1:
+        s.add("lease_fraction", f"must be <= 1, got {backend.lease_fraction}")
+    if backend.sync_interval_s * 2 > backend.lease_ttl_s:
+        s.add(
+            "sync_interval_s",
+            f"must be at most half of lease_ttl_s ({backend.lease_ttl_s}), "
+            f"got {backend.sync_interval_s}",
+        )
+    if not backend.redis_url.startswith(("redis://", "rediss://", "unix://")):
+        s.add(
+            "redis_url",
+            f"must start with redis://, rediss:// or unix://, got {backend.redis_url!r}",
+        )
+    return backend
+
+
+def _build_campaigns(root: Section, optimizer: OptimizerSettings) -> tuple[Campaign, ...]:
     if not root.require("campaigns"):
         return ()
     campaigns: list[Campaign] = []
@@ -356,7 +406,7 @@ def _build_campaigns(root: Section) -> tuple[Campaign, ...]:
         s = Section.of(item, path, CAMPAIGN_KEYS, root.problems)
         if s is None:
             continue
-        campaign = _build_campaign(s)
+        campaign = _build_campaign(s, optimizer)
         if campaign.id in id_to_path:
             s.add(
                 "id",
@@ -368,7 +418,7 @@ def _build_campaigns(root: Section) -> tuple[Campaign, ...]:
     return tuple(campaigns)
 
 
-def _build_campaign(s: Section) -> Campaign:
+def _build_campaign(s: Section, optimizer: OptimizerSettings) -> Campaign:
     # read in the file's usual key order, so problems are listed top to bottom
     campaign_id = s.text("id", "", required=True) or ""
     name = s.text("name", "") or ""
@@ -387,6 +437,7 @@ def _build_campaign(s: Section) -> Campaign:
     audience = _build_audience(s.section("audience", AUDIENCE_KEYS))
     seat = s.text("seat")
     creatives = build_creatives(s, targeting, default_adomain=domain, default_cat=categories)
+    settings = build_optimizer(s.section("optimizer", OPTIMIZER_KEYS), optimizer)
     return Campaign(
         id=campaign_id,
         advertiser_domain=domain,
@@ -405,6 +456,7 @@ def _build_campaign(s: Section) -> Campaign:
         audience=audience,
         seat=seat,
         enabled=enabled,
+        optimizer=settings,
     )
 
 

@@ -121,6 +121,84 @@ class Creative:
         return ()
 
 
+class OptimizerPolicy(str, Enum):
+    THOMPSON = "thompson"
+    UCB = "ucb"
+    EPSILON_GREEDY = "epsilon_greedy"
+    UNIFORM = "uniform"
+
+
+class OptimizerObjective(str, Enum):
+    CLICKS = "clicks"
+    CONVERSIONS = "conversions"
+    CLICKS_UNDER_TARGET_CPC = "clicks_under_target_cpc"
+
+
+class ArmDimension(str, Enum):
+    """Parts of the full arm key ``exchange|media|HH|creative`` an optimiser arm keeps."""
+
+    EXCHANGE = "exchange"
+    SITE = "site"  # the media part: site domain or app bundle
+    HOUR = "hour"
+    CREATIVE = "creative"
+
+
+@dataclass(frozen=True, slots=True)
+class MediaShare:
+    """Share bounds for one media (an exchange label or a site/app of the arm key)."""
+
+    media: str
+    min_share: float = 0.0
+    max_share: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class AbVariant:
+    """One arm of an A/B test: weight and overrides applied in ``decide``."""
+
+    name: str
+    weight: float = 1.0
+    bid_multiplier: float = 1.0
+    strategy_value_micros: int | None = None  # replaces the bid strategy's amount
+
+
+@dataclass(frozen=True, slots=True)
+class Experiment:
+    """Users split by hashed id; users without an id always get ``control``."""
+
+    salt: str
+    control: str
+    variants: tuple[AbVariant, ...]
+
+    def variant(self, name: str) -> AbVariant | None:
+        for v in self.variants:
+            if v.name == name:
+                return v
+        return None
+
+
+DEFAULT_GROUPING = (ArmDimension.EXCHANGE, ArmDimension.HOUR, ArmDimension.CREATIVE)
+
+
+@dataclass(frozen=True, slots=True)
+class OptimizerSettings:
+    """The ``optimizer:`` section (global defaults) or one campaign's resolved settings."""
+
+    enabled: bool = False
+    policy: OptimizerPolicy = OptimizerPolicy.THOMPSON
+    objective: OptimizerObjective = OptimizerObjective.CLICKS
+    target_cpc_micros: int | None = None
+    target_cpa_micros: int | None = None
+    grouping: tuple[ArmDimension, ...] = DEFAULT_GROUPING
+    media_shares: tuple[MediaShare, ...] = ()
+    floor: float = 0.2  # minimum participation of every arm, as a fraction of its uniform share
+    max_move: float = 1.0  # largest change of one arm's share per step
+    step_interval_s: int = 300
+    creatives: bool = True  # optimise creative rotation (false: uniform rotation)
+    seed: int = 0
+    experiment: Experiment | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Campaign:
     id: str
@@ -140,6 +218,7 @@ class Campaign:
     audience: Audience = field(default_factory=Audience)
     seat: str | None = None  # our seat id at exchanges, checked against wseat/bseat
     enabled: bool = True
+    optimizer: OptimizerSettings = field(default_factory=OptimizerSettings)  # resolved
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +257,27 @@ class ServerSettings:
 class ModelSettings:
     path: str | None = "models/default"  # directory written by `rtb train`; None: priors only
     build_if_missing: bool = True
+    predictor: str = "booster"  # booster | compiled | auto (compiled, else booster)
+
+
+class BackendKind(str, Enum):
+    EMBEDDED = "embedded"  # ledger, caps and tags in this process (one bidder)
+    REDIS = "redis"  # a fleet sharing them through Redis (docs/fleet.md)
+
+
+@dataclass(frozen=True, slots=True)
+class BackendSettings:
+    """Where budgets, frequency caps and audience tags live (``backend:``; docs/fleet.md)."""
+
+    kind: BackendKind = BackendKind.EMBEDDED
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = "rtb:"
+    node_id: str = ""  # empty: "<hostname>-<port>" at startup
+    lease_fraction: float = 0.01  # max slice of a daily budget one node holds, (0, 1]
+    lease_ttl_s: int = 30  # a node stops using a lease it could not renew for this long
+    sync_interval_s: float = 0.5  # lease top-up, report and cache refresh period
+    dedupe_ttl_s: int = 7 * 86_400  # how long a charged (auction, imp) key stays in Redis
+    cache_ttl_s: int = 60  # a cached user's caps/tags are re-read from Redis after this
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +287,9 @@ class Config:
     currency: str = "USD"  # the engine's currency: budgets and max bids are in it
     currency_rates: dict[str, float] = field(default_factory=dict)  # 1 X = rate * currency
     model: ModelSettings = field(default_factory=ModelSettings)
+    backend: BackendSettings = field(default_factory=BackendSettings)
     version: str = ""  # content hash of the file, set by the loader
+    optimizer: OptimizerSettings = field(default_factory=OptimizerSettings)  # global defaults
 
     def campaign(self, campaign_id: str) -> Campaign | None:
         for c in self.campaigns:

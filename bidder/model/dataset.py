@@ -177,7 +177,7 @@ def read_table(path: str | Path, fmt: str, rows: int | None = None) -> Table:
 # --- iPinYou and synthetic (same columns) -------------------------------------------------
 
 
-def _ipinyou_rows(path: Path) -> Iterator[dict[str, str]]:
+def iter_ipinyou_rows(path: Path) -> Iterator[dict[str, str]]:
     """Rows of one iPinYou log file, with or without a header line."""
     with path.open(encoding="utf-8", errors="replace", newline="") as f:
         header: Sequence[str] | None = None
@@ -202,7 +202,7 @@ def _ipinyou_files(path: Path) -> list[Path]:
 
 def read_ipinyou(path: Path, rows: int | None = None) -> Table:
     """iPinYou raw logs (a file, or a folder with train/test.log.txt), sorted by timestamp."""
-    records = [r for f in _ipinyou_files(path) for r in _ipinyou_rows(f)]
+    records = [r for f in _ipinyou_files(path) for r in iter_ipinyou_rows(f)]
     records.sort(key=lambda r: r.get("timestamp", ""))
     builder = TableBuilder(RTB_SPEC, f"ipinyou:{path}")
     for row in records[:rows]:
@@ -217,7 +217,7 @@ def read_synthetic(path: Path, rows: int | None = None) -> Table:
     if not log.is_file():
         raise ModelError(f"{path}: no log.tsv (expected a folder written by `rtb synth`)")
     builder = TableBuilder(RTB_SPEC, f"synthetic:{path}", with_truth=True)
-    for i, row in enumerate(_ipinyou_rows(log)):
+    for i, row in enumerate(iter_ipinyou_rows(log)):
         if rows is not None and i >= rows:
             break
         raw = raw_from_ipinyou(row)

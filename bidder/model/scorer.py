@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bidder.candidate import AuctionContext, Candidate
-from bidder.features import FeatureEncoder, raw_from_candidate
+from bidder.features import FeatureEncoder, raw_from_candidates
 from bidder.model.calibration import Calibration
 
 
@@ -65,7 +65,7 @@ class LightGBMScorer:
     def score(
         self, ctx: AuctionContext, candidates: Sequence[Candidate]
     ) -> npt.NDArray[np.float64]:
-        raws = [raw_from_candidate(ctx, c) for c in candidates]
+        raws = raw_from_candidates(ctx, candidates)
         n = len(raws)
         if n > len(self._buffer):
             self._buffer = np.zeros((n, self.encoder.n_columns), dtype=np.float32)

@@ -58,20 +58,20 @@ def render_bid(
 ) -> dict[str, Any]:
     creative = bid.creative
     campaign = config.campaign(bid.campaign_id)
-    facts = notice_facts(decision, bid, issued_s)
+    body = signer.body(notice_facts(decision, bid, issued_s))
     out: dict[str, Any] = {
         "id": bid.id,
         "impid": bid.imp_id,
         "price": price_cpm(bid, decision.currency_rate),
-        "nurl": signer.url(NoticeKind.WIN, facts),
-        "burl": signer.url(NoticeKind.BILL, facts),
-        "lurl": signer.url(NoticeKind.LOSS, facts),
+        "nurl": signer.url_for(NoticeKind.WIN, body),
+        "burl": signer.url_for(NoticeKind.BILL, body),
+        "lurl": signer.url_for(NoticeKind.LOSS, body),
         "cid": bid.campaign_id,
         "crid": creative.id,
         "mtype": MTYPE[bid.media_type],
     }
     if creative.markup:
-        out["adm"] = render_markup(creative.markup, signer.url(NoticeKind.CLICK, facts))
+        out["adm"] = render_markup(creative.markup, signer.url_for(NoticeKind.CLICK, body))
     adomain = creative.adomain or ((campaign.advertiser_domain,) if campaign is not None else ())
     if adomain:
         out["adomain"] = list(adomain)

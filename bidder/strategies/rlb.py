@@ -180,6 +180,11 @@ def value_table(
     return _memo(key, landscape.tobytes(), theta_avg, episode_len, budget, max_bid)
 
 
+def clear_value_cache() -> None:
+    """Forget the value functions memoised in this process (the disk cache stays)."""
+    _memo.cache_clear()
+
+
 @functools.lru_cache(maxsize=4)
 def _memo(
     key: str, landscape: bytes, theta_avg: float, episode_len: int, budget: int, max_bid: int
@@ -188,6 +193,7 @@ def _memo(
     path = Path(folder) / f"value-T{episode_len}-B{budget}-{key}.npy" if folder else None
     if path is not None and path.is_file():
         cached: FloatArray = np.load(path)
+        cached.setflags(write=False)
         return cached
     pdf = np.frombuffer(landscape, dtype=np.float64)
     values = solve_value_function(pdf, theta_avg, episode_len, budget, max_bid)

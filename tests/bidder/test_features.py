@@ -19,6 +19,7 @@ from bidder.features import (
     floor_bucket,
     parse_user_agent,
     raw_from_candidate,
+    raw_from_candidates,
     raw_from_ipinyou,
     schema_hash,
 )
@@ -43,7 +44,7 @@ SAFARI_IPHONE = (
 )
 IPINYOU_ROW = {
     "click": "0",
-    "weekday": "2",
+    "weekday": "3",  # Wednesday (iPinYou Sunday = 0)
     "hour": "07",
     "timestamp": "20131022135101295",
     "useragent": "windows_chrome",
@@ -322,3 +323,20 @@ def test_raw_from_ipinyou_weekday_becomes_monday_first(
 ) -> None:
     """iPinYou counts from Sunday = 0 (2013-10-19, a Saturday, is logged as 6)."""
     assert raw_from_ipinyou({"weekday": ipinyou_weekday}).weekday == monday_first
+
+
+def test_encoder_encode_into_empty_batch_is_a_no_op() -> None:
+    raws = _rows()
+    columns, tags = _columns(raws)
+    encoder = FeatureEncoder.fit(RTB_SPEC, columns, tags, min_count=1)
+    out = np.full((2, encoder.n_columns), 5.0, dtype=np.float32)
+    encoder.encode_into(out, [])
+    assert np.all(out == 5.0)
+
+
+def test_raw_from_candidates_equals_one_by_one() -> None:
+    ctx, cand = make_candidate(site=Site(domain="a.example"), device=Device(ua=CHROME_WIN))
+    other = Candidate(0, cand.imp, cand.campaign, cand.creative, "banner", 99_000)
+    batch = raw_from_candidates(ctx, [cand, other])
+    assert batch == [raw_from_candidate(ctx, cand), raw_from_candidate(ctx, other)]
+    assert batch[0].floor_bucket != batch[1].floor_bucket

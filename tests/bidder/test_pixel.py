@@ -121,7 +121,12 @@ async def test_conversion_post_accepts_signed_json(client: TestClient) -> None: 
 
 @pytest.mark.parametrize(
     ("body", "reason"),
-    [(b"{not json", "malformed"), (b"[1]", "malformed"), (b'{"uid": "u"}', "missing_field"), (b'{"adv": "x"}', "no_user")],
+    [
+        (b"{not json", "malformed"),
+        (b"[1]", "malformed"),
+        (b'{"uid": "u"}', "missing_field"),
+        (b'{"adv": "x"}', "no_user"),
+    ],
 )
 async def test_conversion_post_refuses_bad_bodies(
     client: TestClient,  # type: ignore[type-arg]

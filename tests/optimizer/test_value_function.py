@@ -62,7 +62,9 @@ def test_market_price_pdf_rejects_bad_histograms(
         market_price_pdf(counts, laplace)
 
 
-@pytest.mark.parametrize(("budget", "cap"), [(0, 8), (7, 8), (25, 8), (25, 3), (60, 8)])
+@pytest.mark.parametrize(
+    ("budget", "cap"), [(0, 8), (7, 8), (25, 8), (25, 3), (60, 8), (200, 8), (200, 5)]
+)
 def test_solve_value_function_matches_brute_force_dp(budget: int, cap: int) -> None:
     got = solve_value_function(PDF, 0.05, 12, budget, cap)
     expected = brute_force_values(PDF, 0.05, 12, budget, cap)

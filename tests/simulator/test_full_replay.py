@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -54,7 +55,7 @@ def test_full_replay_first_price_pays_the_bid(shared_data: Path) -> None:
 
 def test_full_replay_rows_sorted_by_time(shared_data: Path) -> None:
     rows = load_rows(shared_data / "ipinyou" / "camp2259-raw" / "train.log.txt")
-    assert all(a.ts_s <= b.ts_s for a, b in zip(rows, rows[1:], strict=False))
+    assert all(a.ts_s <= b.ts_s for a, b in itertools.pairwise(rows))
 
 
 def test_full_replay_cli_writes_report(shared_data: Path, tmp_path: Path) -> None:

@@ -139,7 +139,7 @@ def test_parse_config_base_is_valid() -> None:
         ("campaigns.0.charge_on", "click", 'campaigns[0].charge_on: must be one of win, bill, '
          'got "click"'),
         ("campaigns.0.frequency_cap", {"impressions": 0, "window": "1h"},
-         "campaigns[0].frequency_cap.impressions: must be >= 1, got 0"),
+         "campaigns[0].frequency_cap.impressions: must be between 1 and 16, got 0"),
         ("campaigns.0.frequency_cap", {"impressions": 2}, "campaigns[0].frequency_cap.window: "
          "is required"),
         ("campaigns.0.frequency_cap.window", "0s", 'campaigns[0].frequency_cap.window: must be '

@@ -28,6 +28,9 @@ PARAMS = {
     "lin": {"b0": 10.0},
     "ortb1": {"c": 80.0, "lambda": 2.4e-4},
     "ortb2": {"c": 40.0, "lambda": 3.2e-4},
+    "rlb": {},
+    "ss_mdp": {},
+    "rlb_cal": {"alpha": 1.0},
 }
 
 
@@ -95,7 +98,7 @@ def test_strategy_params_reported_by_external_name() -> None:
         (
             "nope",
             {},
-            "strategy: unknown strategy 'nope' (known: const, rand, mcpc, lin, ortb1, ortb2)",
+            "strategy: unknown strategy 'nope' (known: const, rand, mcpc, lin, ortb1, ortb2, rlb, ss_mdp, rlb_cal)",
         ),
         ("lin", {}, "lin.b0: missing parameter"),
         ("lin", {"b0": -1}, "lin.b0: must be a finite number > 0, got -1.0"),

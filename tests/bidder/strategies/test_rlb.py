@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 
 from bidder.strategies import BidContext, StrategyError, TrainStats, build_strategy
-from bidder.strategies.rlb import BudgetAwareStrategy, MarketTrainStats
+from bidder.strategies.rlb import (
+    CACHE_ENV,
+    BudgetAwareStrategy,
+    MarketTrainStats,
+    clear_value_cache,
+    value_table,
+)
+from optimizer.value_function import market_price_pdf
 from simulator.rlb import ReplayConfig, Stream, load_train_stats, parse_stream, replay
 
 COUNTS = (0, 0, 3, 9, 12, 8, 5, 4, 3, 2, 1, 1)
@@ -91,3 +98,48 @@ def test_rlb_build_rejects_unusable_train_stats(stats: TrainStats, message: str)
 def test_rlb_takes_no_params() -> None:
     with pytest.raises(StrategyError, match=r"rlb\.b0: unknown parameter"):
         build_strategy("rlb", {"b0": 1.0}, STATS)
+
+
+def test_rlb_replay_matches_origin_run_loop(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    n = 2_500  # two full episodes of 1000 and a short one
+    rows = zip(
+        (rng.random(n) < 0.05).tolist(),
+        rng.integers(0, 12, n).tolist(),
+        (rng.random(n) * 0.1).tolist(),
+        strict=True,
+    )
+    log = tmp_path / "synthetic.txt"
+    log.write_text("".join(f"{int(c)}\t{p}\t{t!r}\n" for c, p, t in rows))
+    stream = parse_stream(log)
+    config = ReplayConfig(budget_fraction=1 / 4)
+    totals = replay(stream, build_strategy("rlb", {}, STATS), stats=STATS, config=config)
+    policy = build_strategy("rlb", {}, STATS).plan(totals.budget, 1000, 300)
+    clicks = spend = 0
+    for i, (click, price, pctr) in enumerate(
+        zip(stream.click.tolist(), stream.price.tolist(), stream.pctr.tolist(), strict=True)
+    ):
+        if i % 1000 == 0:
+            left, budget_left = 1000, totals.budget
+        bid = min(policy.bid_at(pctr, left, budget_left), budget_left, 300)
+        if bid >= price:
+            clicks, spend, budget_left = clicks + click, spend + price, budget_left - price
+        left -= 1
+    assert totals.budget == int(5.0 / 4 * 1000)
+    assert (int(totals.clicks.sum()), int(totals.spend.sum())) == (clicks, spend)
+
+
+def test_rlb_value_table_disk_cache_round_trip(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    landscape = market_price_pdf(COUNTS)
+    clear_value_cache()
+    solved = value_table(landscape, 0.02, 30, 45, 300)
+    (saved,) = tmp_path.glob("value-T30-B45-*.npy")
+    clear_value_cache()
+    loaded = value_table(landscape, 0.02, 30, 45, 300)
+    clear_value_cache()
+    assert np.array_equal(solved, loaded)
+    assert not loaded.flags.writeable
+    assert saved.stat().st_size > 30 * 46 * 8

@@ -1,0 +1,1 @@
+"""Fleet: many bidders sharing budgets, caps, tags and plans through Redis (docs/fleet.md)."""

@@ -108,12 +108,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.format == "bidlog":
-        print(
-            "rtb replay: --format bidlog: not implemented yet (issue 5: bid-log replay)",
-            file=sys.stderr,
-        )
-        return 2
     try:
         if args.format == "rlb":
             return _run_rlb(args)
@@ -131,7 +125,7 @@ def _run_full(args: argparse.Namespace) -> int:
     from simulator.report import code_version, render_json
 
     log = args.log / "log.tsv" if args.log.is_dir() else args.log
-    config = args.config or DEFAULT_CONFIGS[args.format]
+    config = args.config or DEFAULT_CONFIGS.get(args.format, Path("config.yaml"))
     scorer = None
     if args.model is not None:
         from bidder.model.scorer import load_scorer
@@ -146,6 +140,7 @@ def _run_full(args: argparse.Namespace) -> int:
         version=code_version(),
         scorer=scorer,
         synthetic=args.format == "synthetic",
+        bidlog=args.format == "bidlog",
     )
     if args.out is not None:
         args.out.write_bytes(render_json(report))

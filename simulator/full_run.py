@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,21 @@ COUNTERFACTUAL_NOTE = (
     "won, so every auction has an observed market price; a synthetic market knows the "
     "click of every row and its ground-truth CTR (expected_clicks)."
 )
+
+
+@dataclass(frozen=True, slots=True)
+class MoneyUnit:
+    """How a report states money: iPinYou logs in fen per CPM, bid logs in engine micros."""
+
+    name: str
+    micros_per_unit: float
+
+    def of(self, micros: int | float) -> float:
+        return round(micros / self.micros_per_unit, 3)
+
+
+FEN_CPM = MoneyUnit(MONEY_UNIT, MICROS_PER_FEN_CPM)
+ENGINE_MICROS = MoneyUnit("micros", 1.0)
 
 
 def load_rows(log: Path) -> list[MarketRow]:
@@ -76,6 +92,7 @@ def run_full_replay(
     outcomes: OutcomeModel | None = None,
     plan: Plan | None = None,
     optimize: bool = True,
+    bidlog: bool = False,
 ) -> dict[str, Any]:
     """Replay ``log`` through ``config_path`` (or a ready ``config``) and report.
 
@@ -83,9 +100,16 @@ def run_full_replay(
     (``outcomes`` may be passed ready-made, with ``rows``); ``plan`` is the initial plan
     (fixed unless a campaign's optimizer is enabled and ``optimize``).
     """
+    unit = FEN_CPM
+    if bidlog:
+        from simulator.bidlog import market_rows_from_bidlog
+
+        rows = rows if rows is not None else market_rows_from_bidlog(log)
+        unit = ENGINE_MICROS
     rows = rows if rows is not None else load_rows(log)
     base = config if config is not None else load_config(config_path)
-    config = budget_config(base, rows, budget_fraction, pacing)
+    # a bid log replays under the config's own budgets; logs of a market get a fraction of it
+    config = base if bidlog else budget_config(base, rows, budget_fraction, pacing)
     if synthetic and outcomes is None:
         from simulator.synth_outcomes import SynthOutcomes, world_from_meta
 
@@ -116,13 +140,18 @@ def run_full_replay(
         seed=seed,
         version=version,
         model_version=runtime.auction.scorer.version,
+        unit=unit,
     )
-    report.update(optimizer_report(runtime, service, result, config))
+    report.update(optimizer_report(runtime, service, result, config, unit))
     return report
 
 
 def optimizer_report(
-    runtime: Runtime, service: OptimizerService | None, result: ReplayResult, config: Config
+    runtime: Runtime,
+    service: OptimizerService | None,
+    result: ReplayResult,
+    config: Config,
+    unit: MoneyUnit = FEN_CPM,
 ) -> dict[str, Any]:
     """Plan logs, A/B lifts and per-campaign hourly spend against the even-pacing plan."""
     logs = [] if service is None else [entry.render_json_line() for entry in service.logs]
@@ -131,13 +160,15 @@ def optimizer_report(
         "plan_version": runtime.plan.version,
         "abtests": abtest_report(config.campaigns, runtime.notices.arms.snapshot()),
         "pacing": {
-            c.id: pacing_figures(result.campaign_spend_by_hour.get(c.id, []), c.budget)
+            c.id: pacing_figures(result.campaign_spend_by_hour.get(c.id, []), c.budget, unit)
             for c in config.campaigns
         },
     }
 
 
-def pacing_figures(cumulative_micros: list[int], budget: Budget) -> dict[str, Any]:
+def pacing_figures(
+    cumulative_micros: list[int], budget: Budget, unit: MoneyUnit = FEN_CPM
+) -> dict[str, Any]:
     """Each whole day's cumulative spend at every hour vs the even plan ``daily * h / 24``.
 
     ``cumulative_micros[i]`` is the campaign's spend after ``i + 1`` elapsed hours (the log
@@ -146,6 +177,7 @@ def pacing_figures(cumulative_micros: list[int], budget: Budget) -> dict[str, An
     ``exhausted_hour_by_day`` the first hour (1-24) by which a day spent 99.9 % of its
     budget (None: never).
     """
+    _money = unit.of
     daily = budget.daily_micros
     days: list[dict[str, Any]] = []
     for d in range(len(cumulative_micros) // 24):
@@ -177,11 +209,8 @@ def pacing_figures(cumulative_micros: list[int], budget: Budget) -> dict[str, An
     }
 
 
-def _money(micros: int | float) -> float:
-    return round(micros / MICROS_PER_FEN_CPM, 3)
-
-
-def tally_kpis(t: Tally) -> dict[str, Any]:
+def tally_kpis(t: Tally, unit: MoneyUnit = FEN_CPM) -> dict[str, Any]:
+    _money = unit.of
     return {
         "auctions": t.auctions,
         "bids": t.bids,
@@ -208,14 +237,16 @@ def build_report(
     seed: int,
     version: str,
     model_version: str,
+    unit: MoneyUnit = FEN_CPM,
 ) -> dict[str, Any]:
-    report = tally_kpis(result.total)
+    report = tally_kpis(result.total, unit)
     report["auctions"] = result.total.auctions
     report.update(
         {
-            "budget": _money(budget_micros),
+            "budget": unit.of(budget_micros),
             "budget_fraction": budget_fraction,
-            "money_unit": MONEY_UNIT,
+            "money_unit": unit.name,
+            "counterfactual_bids": result.counterfactual_bids,
             "auction_type": auction.value,
             "seed": seed,
             "input": {"file": log.name, "sha256": _sha256(log)},
@@ -235,9 +266,11 @@ def build_report(
             "invalid_requests": result.invalid,
             "creative_mismatch": result.creative_mismatch,
             "nobid_reasons": dict(sorted(result.nobid_reasons.items())),
-            "per_hour": {f"{h:02d}": tally_kpis(t) for h, t in sorted(result.by_hour.items())},
-            "per_arm": {arm: tally_kpis(t) for arm, t in sorted(result.by_arm.items())},
-            "spend_by_elapsed_hour": [_money(m) for m in result.spend_by_hour_index],
+            "per_hour": {
+                f"{h:02d}": tally_kpis(t, unit) for h, t in sorted(result.by_hour.items())
+            },
+            "per_arm": {arm: tally_kpis(t, unit) for arm, t in sorted(result.by_arm.items())},
+            "spend_by_elapsed_hour": [unit.of(m) for m in result.spend_by_hour_index],
             "counterfactual": COUNTERFACTUAL_NOTE,
         }
     )

@@ -74,6 +74,7 @@ class ReplayResult:
     by_hour: dict[int, Tally] = field(default_factory=lambda: defaultdict(Tally))
     by_arm: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
     invalid: int = 0
+    counterfactual_bids: int = 0  # bids where the log does not know the market price
     creative_mismatch: int = 0  # wins whose creative differs from the logged one
     nobid_reasons: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     spend_by_hour_index: list[int] = field(default_factory=list)  # cumulative, per elapsed hour
@@ -156,6 +157,8 @@ class Replayer:
         arm_tally = result.by_arm[bid.arm]
         for tally in (result.total, hour_tally, arm_tally):
             tally.bids += 1
+        if not row.price_known:
+            result.counterfactual_bids += 1
         won = bid.price_micros >= row.market_price_micros
         price = (
             row.market_price_micros

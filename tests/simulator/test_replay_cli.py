@@ -63,15 +63,7 @@ def test_replay_cli_html_writes_page_and_plots(shared_data: Path, tmp_path: Path
     }
 
 
-def test_replay_cli_bidlog_not_implemented(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    args = ["replay", "--format", "bidlog", "--log", str(tmp_path / "x.log")]
-    assert main(args) == 2
-    assert "not implemented yet" in capsys.readouterr().err
-
-
-@pytest.mark.parametrize("fmt", ["ipinyou", "synthetic"])
+@pytest.mark.parametrize("fmt", ["ipinyou", "synthetic", "bidlog"])
 def test_replay_cli_missing_log_is_a_readable_error(
     fmt: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

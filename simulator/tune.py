@@ -12,6 +12,9 @@ from bidder.strategies import TrainStats, build_strategy, param_names
 from simulator.rlb import ReplayConfig, Stream, replay
 
 _WHOLE_BIDS = tuple(float(b) for b in range(1, 301))
+# Lin's b0 grid is the origin's (rlb-dp Linear_Bidding.py: candidates = range(2, 300, 6)),
+# so a tuned lin replays the published protocol.
+_LIN_B0 = tuple(float(b) for b in range(2, 300, 6))
 _ORTB_C = (5.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 80.0, 100.0, 150.0, 200.0, 300.0)
 _ORTB_LAMBDA = tuple(float(x) for x in np.logspace(-7, -3, 33))
 
@@ -20,7 +23,7 @@ name_to_grid: dict[str, dict[str, tuple[float, ...]]] = {
     "const": {"c": _WHOLE_BIDS},
     "rand": {"upper": _WHOLE_BIDS},
     "mcpc": {},
-    "lin": {"b0": _WHOLE_BIDS},
+    "lin": {"b0": _LIN_B0},
     "ortb1": {"c": _ORTB_C, "lambda": _ORTB_LAMBDA},
     "ortb2": {"c": _ORTB_C, "lambda": _ORTB_LAMBDA},
     "rlb": {},

@@ -48,8 +48,8 @@ def test_replay_cli_lin_without_b0_tunes_on_validation(shared_data: Path, tmp_pa
     assert main([*_replay_args(shared_data, "--strategy", "lin"), "--out", str(out)]) == 0
     report = json.loads(out.read_text())
     assert report["tuning"]["stream"] == "2997.validation.txt"
-    assert report["strategy"]["params"] == {"b0": 9.0}
-    assert report["clicks"] == 67
+    assert report["strategy"]["params"] == {"b0": 8.0}
+    assert report["clicks"] == 63
 
 
 def test_replay_cli_html_writes_page_and_plots(shared_data: Path, tmp_path: Path) -> None:

@@ -32,6 +32,6 @@ def test_bench_replay_writes_json_and_markdown(shared_data: Path, tmp_path: Path
     assert main(args) == 0
     document = json.loads((tmp_path / "sweep.json").read_text())
     clicks = {row["strategy"]: row["clicks"] for row in document["rows"]}
-    assert clicks == {"lin": 67, "mcpc": 48}
+    assert clicks == {"lin": 63, "mcpc": 48}
     assert "| 2997 | 1/32 | lin |" in (tmp_path / "sweep.md").read_text()
     assert (tmp_path / "clicks-vs-budget.png").is_file()

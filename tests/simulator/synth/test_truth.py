@@ -9,7 +9,7 @@ import pytest
 
 from simulator.synth.generate import auc
 from simulator.synth.inventory import SIZE_GROUPS
-from simulator.synth.market import MarketRows, World, draw_market
+from simulator.synth.market import TARGET_CTR, MarketRows, World, draw_market
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +20,7 @@ def rows(world: World) -> MarketRows:
 def test_truth_ctr_level_realistic(rows: MarketRows) -> None:
     mean = float(rows.true_ctr.mean())
     assert 0.0005 <= mean <= 0.01
-    assert mean == pytest.approx(0.003, rel=0.1)
+    assert mean == pytest.approx(TARGET_CTR, rel=0.1)  # the default level (0.8 %)
     assert 0.0005 <= rows.click.mean() <= 0.01
 
 

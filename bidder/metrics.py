@@ -14,6 +14,24 @@ _PRICE_BUCKETS_CPM = (0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0)
 _SAFE_LABEL = re.compile(r"^[a-z0-9_\-]{1,32}$")
 
 
+def _cache_children(metric: Counter) -> None:
+    """Memoise ``labels()`` for a metric whose children are never removed.
+
+    prometheus_client validates label values and takes a lock on every ``labels()`` call;
+    label sets here are closed, so the child for a value tuple is looked up once.
+    """
+    children: dict[tuple[str, ...], Counter] = {}
+    create = metric.labels
+
+    def labels(*values: str) -> Counter:
+        child = children.get(values)
+        if child is None:
+            child = children[values] = create(*values)
+        return child
+
+    setattr(metric, "labels", labels)  # noqa: B010 (assigning a method: mypy refuses '=')
+
+
 class Metrics:
     """Every metric the bidder exports. Campaign ids are a closed set (the config's)."""
 
@@ -149,6 +167,12 @@ class Metrics:
         for reason in NoBidReason:
             self.nobids.labels(reason.value)
             self.rejections.labels(reason.value)
+        for metric in (
+            self.requests, self.nobids, self.rejections, self.invalid, self.bids, self.wins,
+            self.charges, self.charged_micros, self.losses, self.notices, self.notice_errors,
+            self.clicks, self.model_impressions, self.model_predicted_clicks, self.model_clicks,
+        ):  # fmt: skip
+            _cache_children(metric)
 
     def exchange_label(self, exchange: str) -> str:
         """Exchange names come from URLs: keep a bounded, sanitised set."""

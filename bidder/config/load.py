@@ -150,7 +150,11 @@ def _shortened(markup: object) -> object:
 
 def _plain(value: object) -> object:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {
+            f.name: _plain(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if not f.name.startswith("_")  # derived indexes, not settings
+        }
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, dt.datetime):

@@ -290,9 +290,13 @@ class Config:
     backend: BackendSettings = field(default_factory=BackendSettings)
     version: str = ""  # content hash of the file, set by the loader
     optimizer: OptimizerSettings = field(default_factory=OptimizerSettings)  # global defaults
+    _by_id: dict[str, Campaign] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_id", {c.id: c for c in self.campaigns})
 
     def campaign(self, campaign_id: str) -> Campaign | None:
-        for c in self.campaigns:
-            if c.id == campaign_id:
-                return c
-        return None
+        """The campaign with this id (a dict lookup: notices call it several times each)."""
+        return self._by_id.get(campaign_id)

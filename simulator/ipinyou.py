@@ -18,40 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bidder.model.dataset import IPINYOU_COLUMNS
+
 IPINYOU_TZ = dt.timezone(dt.timedelta(hours=8))  # timestamps are Beijing time
 MICROS_PER_FEN_CPM = 10  # 1 fen/CPM = 0.01 CNY / 1000 imps = 10 micro-CNY per impression
 
-HEADER_29 = [
-    "click",
-    "weekday",
-    "hour",
-    "bidid",
-    "timestamp",
-    "logtype",
-    "ipinyouid",
-    "useragent",
-    "IP",
-    "region",
-    "city",
-    "adexchange",
-    "domain",
-    "url",
-    "urlid",
-    "slotid",
-    "slotwidth",
-    "slotheight",
-    "slotvisibility",
-    "slotformat",
-    "slotprice",
-    "creative",
-    "bidprice",
-    "payprice",
-    "keypage",
-    "advertiser",
-    "usertag",
-    "nclick",
-    "nconversation",
-]
+HEADER_29 = list(IPINYOU_COLUMNS)  # the raw-log columns, named once in bidder.model
 HEADER_27 = HEADER_29[:-2]
 
 

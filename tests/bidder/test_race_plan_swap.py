@@ -23,6 +23,7 @@ def body(i: int) -> bytes:
     return orjson.dumps(
         {
             "id": f"race-{i}",
+            "tmax": 60_000,  # no request may time out to a no-bid under machine load
             "imp": [{"id": "1", "banner": {"w": 300, "h": 250}}],
             "site": {"id": "s1", "domain": f"site{i % 7}.example"},
             "device": {"ua": "Mozilla/5.0", "ip": "203.0.113.7"},

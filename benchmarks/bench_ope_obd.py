@@ -13,7 +13,6 @@ writes ``benchmarks/results/ope-obd-<date>.json``.
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as dt
 import json
 from pathlib import Path
@@ -22,26 +21,11 @@ from typing import cast
 import numpy as np
 
 from bidder.settings import data_dir
-from optimizer.ope import Estimator, LoggedFeedback, check_against_on_policy
+from optimizer.ope import Estimator, check_against_on_policy
+from simulator.obd import load_obd
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CAMPAIGNS = ("all", "men", "women")
-
-
-def load_obd(root: Path, behavior: str, campaign: str) -> LoggedFeedback:
-    """One OBD log as feedback; positions 1..3 become 0..2, items index the actions."""
-    with (root / behavior / campaign / f"{campaign}.csv").open() as f:
-        rows = list(csv.DictReader(f))
-    with (root / behavior / campaign / "item_context.csv").open() as f:
-        n_items = sum(1 for _ in csv.DictReader(f))
-    return LoggedFeedback(
-        actions=np.array([int(r["item_id"]) for r in rows], dtype=np.int64),
-        positions=np.array([int(r["position"]) - 1 for r in rows], dtype=np.int64),
-        rewards=np.array([float(r["click"]) for r in rows]),
-        pscores=np.array([float(r["propensity_score"]) for r in rows]),
-        n_actions=n_items,
-        n_positions=3,
-    )
 
 
 def run(root: Path, n_resamples: int, seed: int) -> list[dict[str, object]]:

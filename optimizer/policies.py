@@ -39,6 +39,11 @@ class UCBVariant(Enum):
     KL_UCB = "kl-ucb"
 
 
+def _check_beta(prior_alpha: float, prior_beta: float) -> None:
+    if prior_alpha <= 0 or prior_beta <= 0:
+        raise ValueError(f"prior_alpha and prior_beta must be > 0, got {prior_alpha}, {prior_beta}")
+
+
 def _check_prior(prior_impressions: float, prior_cpm_micros: int, discount: float) -> None:
     if prior_impressions <= 0:
         raise ValueError(f"prior_impressions must be > 0, got {prior_impressions}")
@@ -67,10 +72,7 @@ class ThompsonSpec:
     discount: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.prior_alpha <= 0 or self.prior_beta <= 0:
-            raise ValueError(
-                f"prior_alpha and prior_beta must be > 0, got {self.prior_alpha}, {self.prior_beta}"
-            )
+        _check_beta(self.prior_alpha, self.prior_beta)
         _check_prior(self.prior_impressions, self.prior_cpm_micros, self.discount)
 
 
@@ -113,10 +115,7 @@ class EpsilonGreedySpec:
     def __post_init__(self) -> None:
         if not 0 <= self.epsilon <= 1:
             raise ValueError(f"epsilon must be in [0, 1], got {self.epsilon}")
-        if self.prior_alpha <= 0 or self.prior_beta <= 0:
-            raise ValueError(
-                f"prior_alpha and prior_beta must be > 0, got {self.prior_alpha}, {self.prior_beta}"
-            )
+        _check_beta(self.prior_alpha, self.prior_beta)
         _check_prior(self.prior_impressions, self.prior_cpm_micros, self.discount)
 
 

@@ -16,17 +16,10 @@ from bidder.strategies.rlb import (
     value_table,
 )
 from optimizer.value_function import market_price_pdf
-from simulator.rlb import ReplayConfig, Stream, load_train_stats, parse_stream, replay
+from simulator.rlb import ReplayConfig, Stream, parse_stream, replay
 
 COUNTS = (0, 0, 3, 9, 12, 8, 5, 4, 3, 2, 1, 1)
 STATS = MarketTrainStats(impressions=1000, clicks=20, cost=5000.0, price_counts=COUNTS)
-
-
-@pytest.fixture(scope="module")
-def test_stream(shared_data: Path) -> tuple[Stream, TrainStats]:
-    rlb_dp = shared_data / "ipinyou" / "rlb-dp"
-    stats = load_train_stats(rlb_dp / "info" / "2997.info.json")
-    return parse_stream(rlb_dp / "streams" / "2997.test.txt"), stats
 
 
 # (c0, clicks, impressions, cost): 1/32 is the origin's published row; the others are

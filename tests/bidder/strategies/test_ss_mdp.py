@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from bidder.strategies import StrategyError, TrainStats, build_strategy
 from bidder.strategies.rlb import MarketTrainStats
-from simulator.rlb import ReplayConfig, Stream, load_train_stats, parse_stream, replay
+from simulator.rlb import ReplayConfig, Stream, replay
 
 STATS = MarketTrainStats(
     impressions=1000, clicks=20, cost=5000.0, price_counts=(0, 0, 3, 9, 12, 8, 5, 4, 3, 2, 1)
 )
-
-
-@pytest.fixture(scope="module")
-def test_stream(shared_data: Path) -> tuple[Stream, TrainStats]:
-    rlb_dp = shared_data / "ipinyou" / "rlb-dp"
-    stats = load_train_stats(rlb_dp / "info" / "2997.info.json")
-    return parse_stream(rlb_dp / "streams" / "2997.test.txt"), stats
 
 
 # (c0, clicks, impressions, cost): 1/32 is the origin's published row

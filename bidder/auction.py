@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -42,6 +42,7 @@ from optimizer.plan import Plan
 # candidate that got furthest (a floor miss says more than a size mismatch).
 _STAGE = {reason: i for i, reason in enumerate(NoBidReason)}
 _FLOOR_CEILING_MICROS = 2**62  # above any budget or bid cap
+_NO_TAGS: frozenset[str] = frozenset()
 
 
 class BudgetLedger(Protocol):
@@ -122,6 +123,7 @@ class Auction:
         self.pacing = pacing
         self.hasher = hasher
         self.participation = ParticipationCache()
+        self._local_by_quarter: dict[int, tuple[int, int]] = {}
 
     def context(self, request: BidRequest, now: dt.datetime, exchange: str) -> AuctionContext:
         """Campaign-independent facts of the request: user hash, tags, local time."""
@@ -130,25 +132,40 @@ class Auction:
         if raw:
             user_hash = self.hasher.hash(raw)
         allowed = _user_data_allowed(request)
-        tags: frozenset[str] = frozenset()
-        if allowed:
-            tag_set: set[str] = set()
-            if user_hash is not None:
-                tag_set.update(self.tag_store.tags(user_hash, now.timestamp()))
-            if request.user is not None:
-                tag_set.update(f"seg:{s.data_id}:{s.id}" for s in request.user.segments)
-            tags = frozenset(tag_set)
-        local = now.astimezone(self.setup.tz)
+        ts = now.timestamp()
+        hour, weekday = self._local_time(ts)
         return AuctionContext(
             request=request,
             now=now,
             exchange=exchange,
             user_hash=user_hash,
-            tags=tags,
+            tags=None if allowed else _NO_TAGS,
             user_data_allowed=allowed,
-            hour=local.hour,
-            weekday=local.weekday(),
+            hour=hour,
+            weekday=weekday,
+            tag_lookup=partial(self._tags, request, user_hash, ts),
         )
+
+    def _tags(self, request: BidRequest, user_hash: str | None, ts: float) -> frozenset[str]:
+        tag_set: set[str] = set()
+        if user_hash is not None:
+            tag_set.update(self.tag_store.tags(user_hash, ts))
+        if request.user is not None:
+            tag_set.update(f"seg:{s.data_id}:{s.id}" for s in request.user.segments)
+        return frozenset(tag_set)
+
+    def _local_time(self, ts: float) -> tuple[int, int]:
+        """(hour, weekday) in the server's time zone; every real UTC offset is a multiple
+        of 15 minutes, so one lookup per quarter hour is exact."""
+        quarter = int(ts // 900)
+        cache = self._local_by_quarter
+        local = cache.get(quarter)
+        if local is None:
+            at = dt.datetime.fromtimestamp(quarter * 900, self.setup.tz)
+            if len(cache) > 4096:
+                cache.clear()
+            local = cache[quarter] = (at.hour, at.weekday())
+        return local
 
     def decide(
         self, request: BidRequest, plan: Plan, now: dt.datetime, exchange: str = "default"
@@ -162,10 +179,10 @@ class Auction:
         setup = self.setup
         scorer = self.scorer
         ctx = self.context(request, now, exchange)
-        rejections: Counter[NoBidReason] = Counter()
+        rejections: dict[NoBidReason, int] = {}
         currency, rate = _response_currency(request, setup)
         if currency is None:
-            rejections[NoBidReason.CURRENCY] += 1
+            _count(rejections, NoBidReason.CURRENCY)
             return self._empty(ctx, NoBidReason.CURRENCY, rejections, scorer, plan, "", 0.0)
         candidates = self._candidates(ctx, plan, rejections)
         if not candidates:
@@ -205,7 +222,7 @@ class Auction:
         self,
         ctx: AuctionContext,
         nbr: NoBidReason,
-        rejections: Counter[NoBidReason],
+        rejections: dict[NoBidReason, int],
         scorer: Scorer,
         plan: Plan,
         currency: str,
@@ -226,7 +243,7 @@ class Auction:
         )
 
     def _candidates(
-        self, ctx: AuctionContext, plan: Plan, rejections: Counter[NoBidReason]
+        self, ctx: AuctionContext, plan: Plan, rejections: dict[NoBidReason, int]
     ) -> list[Candidate]:
         """One candidate per (imp, campaign): the creative chosen by rotation weight."""
         setup = self.setup
@@ -236,11 +253,11 @@ class Auction:
         ts = ctx.now.timestamp()
         for imp_index, imp in enumerate(request.imp):
             if not imp.id or not request.id:
-                rejections[NoBidReason.MISSING_ID] += 1
+                _count(rejections, NoBidReason.MISSING_ID)
                 continue
             matches = shape_matches(setup.index, imp)
             if not matches:
-                rejections[NoBidReason.NO_MATCHING_FORMAT] += 1
+                _count(rejections, NoBidReason.NO_MATCHING_FORMAT)
                 continue
             floor = floor_micros(imp.bidfloor, imp.bidfloorcur, setup.rates)
             by_campaign: dict[str, list[ShapeMatch]] = {}
@@ -252,7 +269,7 @@ class Auction:
                     campaign_ok[campaign_id] = self._check_user(campaign, ctx, ts)
                 reason = campaign_ok[campaign_id]
                 if reason is not None:
-                    rejections[reason] += 1
+                    _count(rejections, reason)
                     continue
                 cand = self._candidate(ctx, plan, imp_index, imp, options, floor, rejections)
                 if cand is not None:
@@ -278,23 +295,23 @@ class Auction:
         imp: Imp,
         options: list[ShapeMatch],
         floor: int | None,
-        rejections: Counter[NoBidReason],
+        rejections: dict[NoBidReason, int],
     ) -> Candidate | None:
         campaign = options[0][0]
         deal, deal_reason = select_deal(campaign, imp)
         if deal_reason is not None:
-            rejections[deal_reason] += 1
+            _count(rejections, deal_reason)
             return None
         if deal is not None and deal.bidfloor > 0:
             floor = floor_micros(deal.bidfloor, deal.bidfloorcur, self.setup.rates)
         if floor is None:
-            rejections[NoBidReason.CURRENCY] += 1
+            _count(rejections, NoBidReason.CURRENCY)
             return None
         allowed: list[ShapeMatch] = []
         for option in options:
             reason = check_creative(option[1], ctx.request, imp_battr(imp, option[2]))
             if reason is not None:
-                rejections[reason] += 1
+                _count(rejections, reason)
             else:
                 allowed.append(option)
         if not allowed:
@@ -318,7 +335,7 @@ class Auction:
         plan: Plan,
         candidates: list[Candidate],
         pctrs: list[float],
-        rejections: Counter[NoBidReason],
+        rejections: dict[NoBidReason, int],
     ) -> list[Bid]:
         """Price every candidate, keep the best per imp, then reserve budget for it."""
         best: dict[int, tuple[int, float, Candidate, str]] = {}
@@ -326,7 +343,7 @@ class Auction:
             campaign = cand.campaign
             pacing = self.pacing.multiplier(campaign.id)
             if pacing <= 0.0:
-                rejections[NoBidReason.PACING] += 1
+                _count(rejections, NoBidReason.PACING)
                 continue
             arm = arm_key(ctx, campaign.id, cand.creative.id)
             table = self.participation.table(plan, campaign)
@@ -337,7 +354,7 @@ class Auction:
                 cand.imp.id,
                 campaign.id,
             ):
-                rejections[NoBidReason.PLAN] += 1
+                _count(rejections, NoBidReason.PLAN)
                 continue
             variant = variant_for(campaign, ctx.user_hash)
             multiplier = plan.multiplier(campaign.id)
@@ -347,10 +364,10 @@ class Auction:
                 campaign = variant_campaign(campaign, variant)
             price = price_micros(campaign, pctr, pacing, multiplier)
             if price <= 0:
-                rejections[NoBidReason.ZERO_PRICE] += 1
+                _count(rejections, NoBidReason.ZERO_PRICE)
                 continue
             if not clears_floor(price, cand.floor_micros):
-                rejections[NoBidReason.BELOW_FLOOR] += 1
+                _count(rejections, NoBidReason.BELOW_FLOOR)
                 continue
             held = best.get(cand.imp_index)
             if held is None or price > held[0]:
@@ -369,15 +386,15 @@ class Auction:
                     # reservation covers it, so bid at most what is reserved.
                     price = min(price, held_micros)
                     if not clears_floor(price, cand.floor_micros):
-                        rejections[NoBidReason.BELOW_FLOOR] += 1
+                        _count(rejections, NoBidReason.BELOW_FLOOR)
                         continue
                 elif self.ledger.is_charged(bid_id):
-                    rejections[NoBidReason.DUPLICATE_AUCTION] += 1
+                    _count(rejections, NoBidReason.DUPLICATE_AUCTION)
                     continue
                 elif self.ledger.reserve(bid_id, cand.campaign.id, arm, price, ts):
                     reserved = True
                 else:
-                    rejections[NoBidReason.BUDGET] += 1
+                    _count(rejections, NoBidReason.BUDGET)
                     continue
             bids.append(
                 Bid(
@@ -460,5 +477,9 @@ def _bid_id(request_id: str, imp_id: str) -> str:
     return hashlib.blake2b(f"{request_id}\x00{imp_id}".encode(), digest_size=10).hexdigest()
 
 
-def _worst(rejections: Counter[NoBidReason]) -> NoBidReason:
+def _count(rejections: dict[NoBidReason, int], reason: NoBidReason) -> None:
+    rejections[reason] = rejections.get(reason, 0) + 1
+
+
+def _worst(rejections: dict[NoBidReason, int]) -> NoBidReason:
     return max(rejections, key=lambda r: _STAGE[r])

@@ -3,33 +3,70 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Callable
+
+from msgspec import Struct
 
 from bidder.config.model import Campaign, Creative
 from bidder.openrtb.types import BidRequest, Imp
 
+_NO_TAGS: frozenset[str] = frozenset()
 
-@dataclass(frozen=True, slots=True)
+
 class AuctionContext:
     """Everything about one request that does not depend on the campaign.
 
     ``user_hash`` is the salted hash of ``request.user_key()`` (never the raw id);
     ``tags`` are the audience tags of that user from the tag store plus
     ``user.data`` segments as ``seg:<data_id>:<segment_id>`` (empty without consent).
+    They are looked up on first use (``tag_lookup``): most requests meet no campaign
+    with audience rules and no model that reads tags.
     """
 
-    request: BidRequest
-    now: dt.datetime  # aware, UTC
-    exchange: str
-    user_hash: str | None
-    tags: frozenset[str]
-    user_data_allowed: bool
-    hour: int  # local hour in server.timezone, 0-23
-    weekday: int  # local weekday, Monday = 0
+    __slots__ = (
+        "_tag_lookup",
+        "_tags",
+        "exchange",
+        "hour",
+        "now",
+        "request",
+        "user_data_allowed",
+        "user_hash",
+        "weekday",
+    )
+
+    def __init__(
+        self,
+        request: BidRequest,
+        now: dt.datetime,  # aware, UTC
+        exchange: str,
+        user_hash: str | None,
+        tags: frozenset[str] | None = None,
+        user_data_allowed: bool = True,
+        hour: int = 0,  # local hour in server.timezone, 0-23
+        weekday: int = 0,  # local weekday, Monday = 0
+        tag_lookup: Callable[[], frozenset[str]] | None = None,
+    ) -> None:
+        self.request = request
+        self.now = now
+        self.exchange = exchange
+        self.user_hash = user_hash
+        self.user_data_allowed = user_data_allowed
+        self.hour = hour
+        self.weekday = weekday
+        self._tags = tags
+        self._tag_lookup = tag_lookup
+
+    @property
+    def tags(self) -> frozenset[str]:
+        tags = self._tags
+        if tags is None:
+            lookup = self._tag_lookup
+            tags = self._tags = _NO_TAGS if lookup is None else lookup()
+        return tags
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
+class Candidate(Struct, frozen=True, gc=False):
     """One (imp, campaign, creative) that passed targeting, with its floor in micros."""
 
     imp_index: int

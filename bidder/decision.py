@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
+
+from msgspec import Struct, field
 
 from bidder.config.model import Creative
 from bidder.openrtb.nbr import NoBidReason
 from bidder.openrtb.types import BidRequest
 
 
-@dataclass(frozen=True, slots=True)
-class Bid:
+class Bid(Struct, frozen=True, gc=False):
     """One bid on one imp. ``price_micros`` is per impression in the engine currency."""
 
     id: str
@@ -36,8 +36,10 @@ class Bid:
         return self.id
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+_NO_REJECTIONS: Mapping[NoBidReason, int] = MappingProxyType({})
+
+
+class Decision(Struct, frozen=True, gc=False):
     """Result of one auction.
 
     ``nbr`` is set exactly when ``bids`` is empty. ``rejections`` counts, per reason,
@@ -59,4 +61,4 @@ class Decision:
     pctr_by_candidate: tuple[
         tuple[str, str, float, int], ...
     ] = ()  # (campaign, creative, pctr, price)
-    rejections: Mapping[NoBidReason, int] = field(default_factory=lambda: MappingProxyType({}))
+    rejections: Mapping[NoBidReason, int] = field(default=_NO_REJECTIONS)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from bidder.armstats import ArmBook
 from bidder.config.model import ChargeOn, Config
@@ -20,8 +21,7 @@ log = logging.getLogger(__name__)
 _TOLERANCE_MICROS = 1  # rounding of a CPM round trip through the response currency
 
 
-@dataclass(frozen=True, slots=True)
-class LossRecord:
+class LossRecord(Struct, frozen=True, gc=False):
     """A loss notice, kept for bid shading: the exchange's loss code and min-to-win."""
 
     key: str
@@ -32,8 +32,7 @@ class LossRecord:
     at_s: float
 
 
-@dataclass(frozen=True, slots=True)
-class NoticeOutcome:
+class NoticeOutcome(Struct, frozen=True, gc=False):
     status: int
     result: str  # closed set: charged, duplicate, recorded, test, released, unknown...
     facts: NoticeFacts | None = None

@@ -80,6 +80,11 @@ def build_body_guard(settings: ServerSettings, registry: CollectorRegistry) -> M
             refused.labels("body_bytes").inc()
             return _too_large(max_wire)
         encoded = request.headers.get("Content-Encoding", "").strip().lower() in _ENCODED
+        if not encoded and request.content_length is not None and request.content.is_eof():
+            # the whole body arrived with the headers and is within the wire cap (the
+            # app's client_max_size): nothing to wait for, nothing to decompress
+            await request.read()
+            return await handler(request)
         cap = settings.max_decompressed_bytes if encoded else max_wire
         limited = request.clone(client_max_size=cap)
         try:

@@ -14,16 +14,16 @@ _PRICE_BUCKETS_CPM = (0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0)
 _SAFE_LABEL = re.compile(r"^[a-z0-9_\-]{1,32}$")
 
 
-def _cache_children(metric: Counter) -> None:
+def _cache_children(metric: Counter | Gauge) -> None:
     """Memoise ``labels()`` for a metric whose children are never removed.
 
     prometheus_client validates label values and takes a lock on every ``labels()`` call;
     label sets here are closed, so the child for a value tuple is looked up once.
     """
-    children: dict[tuple[str, ...], Counter] = {}
+    children: dict[tuple[str, ...], Counter | Gauge] = {}
     create = metric.labels
 
-    def labels(*values: str) -> Counter:
+    def labels(*values: str) -> Counter | Gauge:
         child = children.get(values)
         if child is None:
             child = children[values] = create(*values)
@@ -171,6 +171,7 @@ class Metrics:
             self.requests, self.nobids, self.rejections, self.invalid, self.bids, self.wins,
             self.charges, self.charged_micros, self.losses, self.notices, self.notice_errors,
             self.clicks, self.model_impressions, self.model_predicted_clicks, self.model_clicks,
+            self.spend, self.remaining, self.reserved, self.pacing,
         ):  # fmt: skip
             _cache_children(metric)
 

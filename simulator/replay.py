@@ -8,7 +8,6 @@ loss notice through the real, signed notice path, which charges the ledger.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
@@ -16,6 +15,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
 
+import msgspec
 import orjson
 
 from bidder.decision import Bid, Decision
@@ -189,7 +189,7 @@ class Replayer:
         The URL signature is checked by the server path (tested there); the simulator hands
         over the same facts the signed URL carries.
         """
-        clearing = dataclasses.replace(bid, price_micros=price_micros)
+        clearing = msgspec.structs.replace(bid, price_micros=price_micros)
         cpm = repr(price_cpm(clearing, decision.currency_rate))
         facts = NoticeFacts(
             kind=kind,
@@ -201,7 +201,7 @@ class Replayer:
             bid_micros=bid.price_micros,
             rate=decision.currency_rate,
             issued_s=int(self.clock()),
-            test=decision.request.test,
+            test=bool(decision.request.test),
             user_hash=decision.user_hash or "",
             arm=bid.arm,
             pctr=bid.pctr,

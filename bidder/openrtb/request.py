@@ -21,17 +21,22 @@ a negative floor (treated as none), ``banner.w = -1`` (fluid). A ``${...}`` stri
 number is expected is an unexpanded macro: a warning, whatever the field. JSON ``null`` is
 absence. Unknown fields and ``ext`` objects are never read, except ``regs.ext.gdpr``,
 ``regs.ext.us_privacy`` and ``user.ext.consent`` (OpenRTB 2.5 homes of 2.6 fields).
+
+A clean request (no warning, no error) is decoded by ``bidder.openrtb.fast`` in C; this
+module's walk runs only when that fast path declines, and gives the same request.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from bidder.errors import Problem, RequestError
+from bidder.openrtb.fast import decode_clean
 from bidder.openrtb.types import (
     App,
     Audio,
@@ -52,7 +57,7 @@ from bidder.openrtb.types import (
     Video,
 )
 
-__all__ = ["DEFAULT_LIMITS", "ParseLimits", "parse_bid_request"]
+__all__ = ["DEFAULT_LIMITS", "ParseLimits", "parse_bid_request", "parse_bid_request_walk"]
 
 Obj = dict[str, Any]
 
@@ -604,7 +609,6 @@ def _bid_request(w: _Walk, request: Obj, version: str | None) -> BidRequest:
         bseat=frozenset(_bseat(w, request)),
         test=bool(_flag(w, request, "test", "")),
         version=version,
-        ext=request.get("ext"),
     )
 
 
@@ -665,6 +669,26 @@ def parse_bid_request(
     ``json``, ``depth``, ``version``, ``too_many_imps``, ``invalid``; never raises anything
     else. A returned request has at least one imp and string ids everywhere.
     """
+    if version is None or _VERSION_OK.fullmatch(version):
+        clean = decode_clean(
+            body,
+            version.strip() or None if version else None,
+            limits.max_imps,
+            limits.max_depth,
+            limits.max_array_len,
+        )
+        if clean is not None:
+            return clean, []
+    return parse_bid_request_walk(body, version=version, limits=limits)
+
+
+_VERSION_OK = re.compile(r"\s*2(\.[0-9]+)*\s*")  # what _check_version accepts, or blank
+
+
+def parse_bid_request_walk(
+    body: bytes, *, version: str | None = None, limits: ParseLimits = DEFAULT_LIMITS
+) -> tuple[BidRequest, list[Problem]]:
+    """``parse_bid_request`` without the fast path: the walk that owns every message."""
     walk = _Walk(limits)
     try:
         checked_version = _check_version(walk, version)

@@ -3,12 +3,20 @@
 Built by ``bidder.openrtb.request.parse_bid_request``; nothing else constructs these from
 JSON. Prices stay as the request gives them (CPM, in ``bidfloorcur``); conversion to
 micros happens in the auction with the configured currency rates.
+
+The records are frozen ``msgspec.Struct``s so that a clean request decodes straight into
+them in C (``bidder.openrtb.fast``). The ``Meta`` constraints are the conditions under
+which that fast decode is exact: anything outside them (a negative size, a lower-case
+currency, a JSON boolean flag...) fails the fast decode and goes through the full parser,
+which owns every warning and error message. Constructing a record in Python checks
+nothing. OpenRTB 0/1 flags are ``int`` (the full parser stores ``bool``, a subclass).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated
+
+from msgspec import Meta, Struct
 
 # imp media types, as strings that also name config values and metric labels
 BANNER = "banner"
@@ -20,20 +28,34 @@ MEDIA_TYPES = (BANNER, VIDEO, NATIVE, AUDIO)
 # OpenRTB 2.6 BidResponse.bid.mtype
 MTYPE = {BANNER: 1, VIDEO: 2, AUDIO: 3, NATIVE: 4}
 
+MAX_ARRAY_ITEMS = 1000  # the fast decode's array cap (the full parser's default limit)
+_INT_CEILING = 2**31  # larger integers go through the full parser (orjson reads them as floats)
+_FLOAT_CEILING = 1.7976931348623157e308  # finite only
 
-@dataclass(frozen=True, slots=True)
-class Format:
-    w: int
-    h: int
+Count = Annotated[int, Meta(ge=0, le=_INT_CEILING)]  # sizes, durations, enum codes
+Flag = Annotated[int, Meta(ge=0, le=1)]
+AnyInt = Annotated[int, Meta(ge=-_INT_CEILING, le=_INT_CEILING)]
+Price = Annotated[float, Meta(ge=0.0, le=_FLOAT_CEILING)]
+Coordinate = Annotated[float, Meta(ge=-_FLOAT_CEILING, le=_FLOAT_CEILING)]
+CurrencyCode = Annotated[str, Meta(pattern="^[A-Z]{3}$")]
+CountryCode = Annotated[str, Meta(pattern="^[A-Z]*$")]
+Strings = Annotated[tuple[str, ...], Meta(max_length=MAX_ARRAY_ITEMS)]
+StringSet = Annotated[frozenset[str], Meta(max_length=MAX_ARRAY_ITEMS)]
+Codes = Annotated[frozenset[AnyInt], Meta(max_length=MAX_ARRAY_ITEMS)]
+AuctionType = Annotated[int, Meta(ge=1, le=3)]
 
 
-@dataclass(frozen=True, slots=True)
-class Banner:
-    w: int | None = None
-    h: int | None = None
-    format: tuple[Format, ...] = ()
-    pos: int | None = None
-    battr: frozenset[int] = frozenset()
+class Format(Struct, frozen=True, gc=False):
+    w: Count
+    h: Count
+
+
+class Banner(Struct, frozen=True, gc=False):
+    w: Count | None = None
+    h: Count | None = None
+    format: Annotated[tuple[Format, ...], Meta(max_length=MAX_ARRAY_ITEMS)] = ()
+    pos: Count | None = None
+    battr: Codes = frozenset()
 
     def sizes(self) -> tuple[Format, ...]:
         """Every acceptable size: ``format[]`` first, then ``w``x``h``."""
@@ -43,64 +65,58 @@ class Banner:
         return self.format
 
 
-@dataclass(frozen=True, slots=True)
-class Video:
-    mimes: tuple[str, ...] = ()
-    w: int | None = None
-    h: int | None = None
-    minduration: int | None = None
-    maxduration: int | None = None
-    protocols: frozenset[int] = frozenset()
-    placement: int | None = None  # 2.5
-    plcmt: int | None = None  # 2.6
-    pos: int | None = None
-    battr: frozenset[int] = frozenset()
+class Video(Struct, frozen=True, gc=False):
+    mimes: Strings = ()
+    w: Count | None = None
+    h: Count | None = None
+    minduration: Count | None = None
+    maxduration: Count | None = None
+    protocols: Codes = frozenset()
+    placement: Count | None = None  # 2.5
+    plcmt: Count | None = None  # 2.6
+    pos: Count | None = None
+    battr: Codes = frozenset()
 
 
-@dataclass(frozen=True, slots=True)
-class Native:
+class Native(Struct, frozen=True, gc=False):
     request: str = ""
     ver: str | None = None
-    battr: frozenset[int] = frozenset()
+    battr: Codes = frozenset()
 
 
-@dataclass(frozen=True, slots=True)
-class Audio:
-    mimes: tuple[str, ...] = ()
-    minduration: int | None = None
-    maxduration: int | None = None
-    battr: frozenset[int] = frozenset()
+class Audio(Struct, frozen=True, gc=False):
+    mimes: Strings = ()
+    minduration: Count | None = None
+    maxduration: Count | None = None
+    battr: Codes = frozenset()
 
 
-@dataclass(frozen=True, slots=True)
-class Deal:
+class Deal(Struct, frozen=True, gc=False):
     id: str
-    bidfloor: float = 0.0
-    bidfloorcur: str = "USD"
-    at: int | None = None
-    wseat: tuple[str, ...] = ()
-    wadomain: tuple[str, ...] = ()
+    bidfloor: Price = 0.0
+    bidfloorcur: CurrencyCode = "USD"
+    at: AuctionType | None = None
+    wseat: Strings = ()
+    wadomain: Strings = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Pmp:
-    private_auction: bool = False
-    deals: tuple[Deal, ...] = ()
+class Pmp(Struct, frozen=True, gc=False):
+    private_auction: Flag = False
+    deals: Annotated[tuple[Deal, ...], Meta(max_length=MAX_ARRAY_ITEMS)] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Imp:
+class Imp(Struct, frozen=True, gc=False):
     id: str
     banner: Banner | None = None
     video: Video | None = None
     native: Native | None = None
     audio: Audio | None = None
-    bidfloor: float = 0.0
-    bidfloorcur: str = "USD"
+    bidfloor: Price = 0.0
+    bidfloorcur: CurrencyCode = "USD"
     pmp: Pmp | None = None
     tagid: str | None = None
-    instl: bool = False
-    secure: bool | None = None
+    instl: Flag = False
+    secure: Flag | None = None
 
     def media_types(self) -> tuple[str, ...]:
         out: list[str] = []
@@ -115,59 +131,53 @@ class Imp:
         return tuple(out)
 
 
-@dataclass(frozen=True, slots=True)
-class Publisher:
+class Publisher(Struct, frozen=True, gc=False):
     id: str | None = None
     domain: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Site:
+class Site(Struct, frozen=True, gc=False):
     id: str | None = None
     domain: str | None = None
     page: str | None = None
-    cat: tuple[str, ...] = ()
+    cat: Strings = ()
     publisher: Publisher | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class App:
+class App(Struct, frozen=True, gc=False):
     id: str | None = None
     bundle: str | None = None
     domain: str | None = None
-    cat: tuple[str, ...] = ()
+    cat: Strings = ()
     publisher: Publisher | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Geo:
-    country: str | None = None  # ISO-3166-1 alpha-3 per spec; alpha-2 seen in the wild
+class Geo(Struct, frozen=True, gc=False):
+    country: CountryCode | None = None  # ISO-3166-1 alpha-3 per spec; alpha-2 seen in the wild
     region: str | None = None
     city: str | None = None
-    lat: float | None = None
-    lon: float | None = None
+    lat: Coordinate | None = None
+    lon: Coordinate | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Device:
+class Device(Struct, frozen=True, gc=False):
     ua: str | None = None
     ip: str | None = None
     ipv6: str | None = None
-    devicetype: int | None = None
+    devicetype: Count | None = None
     os: str | None = None
     osv: str | None = None
     make: str | None = None
     model: str | None = None
     ifa: str | None = None
-    lmt: bool = False
-    dnt: bool = False
-    connectiontype: int | None = None
+    lmt: Flag = False
+    dnt: Flag = False
+    connectiontype: Count | None = None
     language: str | None = None
     geo: Geo | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Segment:
+class Segment(Struct, frozen=True, gc=False):
     """One ``user.data[].segment[]`` entry, keyed by its data provider id."""
 
     data_id: str
@@ -175,8 +185,7 @@ class Segment:
     value: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class User:
+class User(Struct, frozen=True, gc=False):
     id: str | None = None
     buyeruid: str | None = None
     yob: int | None = None
@@ -186,33 +195,33 @@ class User:
     segments: tuple[Segment, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Regs:
-    coppa: bool = False
-    gdpr: bool | None = None  # regs.gdpr (2.6) or regs.ext.gdpr (2.5); None = unknown
+class Regs(Struct, frozen=True, gc=False):
+    coppa: Flag = False
+    gdpr: Flag | None = None  # regs.gdpr (2.6) or regs.ext.gdpr (2.5); None = unknown
     us_privacy: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class BidRequest:
+NO_REGS = Regs()
+
+
+class BidRequest(Struct, frozen=True, gc=False):
     id: str
     imp: tuple[Imp, ...]
     site: Site | None = None
     app: App | None = None
     device: Device | None = None
     user: User | None = None
-    regs: Regs = field(default_factory=Regs)
-    at: int = 2
+    regs: Regs = NO_REGS
+    at: AuctionType = 2
     tmax: int | None = None  # milliseconds
-    cur: tuple[str, ...] = ()
-    bcat: frozenset[str] = frozenset()
-    badv: frozenset[str] = frozenset()
-    bapp: frozenset[str] = frozenset()
-    wseat: frozenset[str] = frozenset()
-    bseat: frozenset[str] = frozenset()
-    test: bool = False
+    cur: Strings = ()
+    bcat: StringSet = frozenset()
+    badv: StringSet = frozenset()
+    bapp: StringSet = frozenset()
+    wseat: StringSet = frozenset()
+    bseat: StringSet = frozenset()
+    test: Flag = False
     version: str | None = None  # from the x-openrtb-version header, if any
-    ext: Any = None  # raw request.ext, read lazily by whoever needs it
 
     def user_key(self) -> str | None:
         """The raw identity used for frequency caps and tags: user.id, buyeruid, device.ifa.

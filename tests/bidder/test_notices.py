@@ -98,3 +98,36 @@ def test_notices_bad_prices_refused(raw: str | None, reason: str) -> None:
 
 def test_notices_price_converted_with_rate() -> None:
     assert decode_price_micros("2.0", 1.1) == 2200
+
+
+@pytest.mark.parametrize(
+    ("request_id", "arm", "pctr"),
+    [
+        ("auc-1", "adx|site:ex.com|09|cr-1", 0.0123),
+        ("a b&c=d/é", "x|app:com.foo bar|23|c r", 1.5e-07),
+        ("", "", 0.0),
+    ],
+)
+def test_notices_bid_body_equals_generic_body_and_verifies(
+    request_id: str, arm: str, pctr: float
+) -> None:
+    from bidder.config.model import Creative
+    from bidder.decision import Bid, Decision
+    from bidder.openrtb.response import notice_body, notice_facts
+    from bidder.openrtb.types import BidRequest, Imp
+
+    request = BidRequest(id=request_id, imp=(Imp(id="1"),), test=True)
+    bid = Bid(
+        id="k~1", imp_id="1", campaign_id="camp 1", creative=Creative(id="cr/1", format="banner"),
+        media_type="banner", price_micros=1234, floor_micros=0, pctr=pctr, arm=arm,
+    )  # fmt: skip
+    decision = Decision(
+        request=request, bids=(bid,), nbr=None, currency="USD", currency_rate=0.9,
+        exchange="x", model_version="m v1", plan_version=1, config_version="c", user_hash="u+",
+    )  # fmt: skip
+    signer = NoticeSigner({"k1": "s"}, "k1", "http://b")
+    body = notice_body(decision, bid, 1000)
+    assert body == signer.body(notice_facts(decision, bid, 1000))
+    url = signer.url_for(NoticeKind.WIN, body)
+    facts = signer.verify(NoticeKind.WIN, query(url), 1001, 60)
+    assert (facts.auction_id, facts.arm, facts.campaign_id) == (request_id, arm, "camp 1")

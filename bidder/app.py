@@ -10,8 +10,9 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from bidder.admin import add_admin_routes
+from bidder.batching import ScoreBatcher
 from bidder.dashboard import add_dashboard_routes
-from bidder.handlers import RUNTIME, add_routes, add_status_routes
+from bidder.handlers import BATCHER, RUNTIME, add_routes, add_status_routes
 from bidder.limits import build_body_guard, quiet_client_errors
 from bidder.optimizing import build_optimizer_service, run_optimizer
 from bidder.pixel import add_pixel_routes
@@ -75,6 +76,7 @@ def build_app(runtime: Runtime, *, with_admin: bool = False) -> web.Application:
     app = web.Application(client_max_size=server.max_body_bytes, middlewares=[guard])
     quiet_client_errors()
     app[RUNTIME] = runtime
+    app[BATCHER] = ScoreBatcher(lambda: runtime.auction.scorer)
     add_routes(app)
     add_pixel_routes(app)
     if with_admin:

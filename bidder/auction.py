@@ -16,6 +16,8 @@ from functools import partial
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from msgspec import Struct
+
 from bidder.candidate import AuctionContext, Candidate
 from bidder.config.model import Campaign, Config
 from bidder.decision import Bid, Decision
@@ -102,6 +104,17 @@ def arm_key(ctx: AuctionContext, campaign_id: str, creative_id: str) -> str:
     return f"{ctx.exchange}|{media}|{ctx.hour:02d}|{creative_id}"
 
 
+class Pending(Struct, frozen=True, gc=False):
+    """A request between targeting and pricing: its candidates wait for their pCTRs."""
+
+    ctx: AuctionContext
+    plan: Plan
+    candidates: list[Candidate]
+    rejections: dict[NoBidReason, int]
+    currency: str
+    rate: float
+
+
 class Auction:
     """Holds the engine state ``decide`` reads; every part can be swapped by reference."""
 
@@ -174,38 +187,63 @@ class Auction:
 
         Callers guarantee ``now`` is timezone-aware. Returns a ``Decision`` with at most
         one bid per imp; budget for each bid is reserved unless ``request.test``.
-        Never raises for any parsed request.
+        Never raises for any parsed request. Equal to ``prepare``, the scorer on the
+        candidates, then ``complete`` (the server runs those three steps itself so that
+        it can score the candidates of concurrent requests in one batch).
         """
-        setup = self.setup
+        prepared = self.prepare(request, plan, now, exchange)
+        if isinstance(prepared, Decision):
+            return prepared
         scorer = self.scorer
+        pctrs = scorer.score(prepared.ctx, prepared.candidates).tolist()
+        return self.complete(prepared, pctrs, scorer.version)
+
+    def prepare(
+        self, request: BidRequest, plan: Plan, now: dt.datetime, exchange: str = "default"
+    ) -> Decision | Pending:
+        """Targeting: the candidates to score, or the no-bid ``Decision`` if there are none."""
+        setup = self.setup
         ctx = self.context(request, now, exchange)
         rejections: dict[NoBidReason, int] = {}
         currency, rate = _response_currency(request, setup)
+        version = self.scorer.version
         if currency is None:
             _count(rejections, NoBidReason.CURRENCY)
-            return self._empty(ctx, NoBidReason.CURRENCY, rejections, scorer, plan, "", 0.0)
+            return self._empty(ctx, NoBidReason.CURRENCY, rejections, version, plan, "", 0.0)
         candidates = self._candidates(ctx, plan, rejections)
         if not candidates:
             nbr = _worst(rejections) if rejections else NoBidReason.NO_CAMPAIGNS
-            return self._empty(ctx, nbr, rejections, scorer, plan, currency, rate)
-        pctrs = scorer.score(ctx, candidates)
-        bids = self._price(ctx, plan, candidates, pctrs.tolist(), rejections)
+            return self._empty(ctx, nbr, rejections, version, plan, currency, rate)
+        return Pending(ctx, plan, candidates, rejections, currency, rate)
+
+    def complete(self, pending: Pending, pctrs: list[float], model_version: str) -> Decision:
+        """Pricing and budget for scored candidates (``pctrs[i]`` of ``candidates[i]``)."""
+        ctx, plan, candidates, rejections = (
+            pending.ctx,
+            pending.plan,
+            pending.candidates,
+            pending.rejections,
+        )
+        currency, rate = pending.currency, pending.rate
+        bids = self._price(ctx, plan, candidates, pctrs, rejections)
         if not bids:
-            return self._empty(ctx, _worst(rejections), rejections, scorer, plan, currency, rate)
+            return self._empty(
+                ctx, _worst(rejections), rejections, model_version, plan, currency, rate
+            )
         trace = tuple(
             (c.campaign.id, c.creative.id, float(p), 0)
-            for c, p in zip(candidates, pctrs.tolist(), strict=True)
+            for c, p in zip(candidates, pctrs, strict=True)
         )
         return Decision(
-            request=request,
+            request=ctx.request,
             bids=tuple(bids),
             nbr=None,
             currency=currency,
             currency_rate=rate,
-            exchange=exchange,
-            model_version=scorer.version,
+            exchange=ctx.exchange,
+            model_version=model_version,
             plan_version=plan.version,
-            config_version=setup.config.version,
+            config_version=self.setup.config.version,
             user_hash=ctx.user_hash,
             pctr_by_candidate=trace,
             rejections=dict(rejections),
@@ -223,7 +261,7 @@ class Auction:
         ctx: AuctionContext,
         nbr: NoBidReason,
         rejections: dict[NoBidReason, int],
-        scorer: Scorer,
+        model_version: str,
         plan: Plan,
         currency: str,
         rate: float,
@@ -235,7 +273,7 @@ class Auction:
             currency=currency,
             currency_rate=rate,
             exchange=ctx.exchange,
-            model_version=scorer.version,
+            model_version=model_version,
             plan_version=plan.version,
             config_version=self.setup.config.version,
             user_hash=ctx.user_hash,

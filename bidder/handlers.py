@@ -11,6 +11,8 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from bidder.batching import ScoreBatcher
+from bidder.decision import Decision
 from bidder.errors import RequestError
 from bidder.notices import NoticeKind
 from bidder.openrtb.nbr import NoBidReason
@@ -22,6 +24,7 @@ from bidder.stats import stats_for
 log = logging.getLogger(__name__)
 
 RUNTIME = web.AppKey("runtime", Runtime)
+BATCHER = web.AppKey("score_batcher", ScoreBatcher)
 _MULTIPROC = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 _JSON = "application/json"
 
@@ -56,8 +59,14 @@ async def bid(request: web.Request) -> web.Response:
         return _no_bid(runtime, label, NoBidReason.TMAX)
     now_s = runtime.clock()
     now = dt.datetime.fromtimestamp(now_s, dt.UTC)
+    auction = runtime.auction
     try:
-        decision = runtime.auction.decide(parsed, runtime.plan, now, exchange)
+        prepared = auction.prepare(parsed, runtime.plan, now, exchange)
+        if isinstance(prepared, Decision):
+            decision = prepared
+        else:  # scored with the candidates of the other requests of this loop turn
+            pctrs, model_version = await request.app[BATCHER].score(prepared)
+            decision = auction.complete(prepared, pctrs, model_version)
     except Exception:
         log.exception("decide failed for request %s", parsed.id)
         m.errors.inc()

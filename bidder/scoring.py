@@ -28,6 +28,19 @@ class Scorer(Protocol):
     ) -> npt.NDArray[np.float64]: ...
 
 
+ScoringJob = tuple[AuctionContext, Sequence[Candidate]]
+
+
+def score_jobs(scorer: Scorer, jobs: Sequence[ScoringJob]) -> list[npt.NDArray[np.float64]]:
+    """pCTRs of several requests' candidates: one model call when the scorer batches
+    (``score_many``), else one ``score`` per request. Same values either way."""
+    score_many = getattr(scorer, "score_many", None)
+    if score_many is not None:
+        out: list[npt.NDArray[np.float64]] = score_many(jobs)
+        return out
+    return [scorer.score(ctx, candidates) for ctx, candidates in jobs]
+
+
 class PriorScorer:
     """pCTR = each campaign's configured ``strategy.prior_ctr`` (used when no model is loaded)."""
 

@@ -111,3 +111,20 @@ def test_load_scorer_rejects_non_rtb_feature_spec(trained: TrainResult, tmp_path
     (target / "encoder.json").write_text(json.dumps(encoder))
     with pytest.raises(ModelError, match="'criteo' features"):
         load_scorer(target)
+
+
+@pytest.mark.parametrize("predictor", ["booster", "compiled"])
+def test_scorer_score_many_equals_one_call_per_request(
+    trained: TrainResult, auction: Auction, predictor: str
+) -> None:
+    from bidder.scoring import PriorScorer, score_jobs
+
+    scorer = load_scorer(trained.model_dir, predictor)
+    ctx, candidates = auction
+    jobs = [(ctx, candidates[:3]), (ctx, candidates[3:4]), (ctx, candidates[4:])]
+    batched = score_jobs(scorer, jobs)
+    assert [len(p) for p in batched] == [3, 1, 4]
+    for (job_ctx, job_candidates), p in zip(jobs, batched, strict=True):
+        np.testing.assert_allclose(p, scorer.score(job_ctx, job_candidates), rtol=0, atol=1e-12)
+    prior = score_jobs(PriorScorer(), jobs)  # scorers without score_many: one call each
+    assert [len(p) for p in prior] == [3, 1, 4]

@@ -33,6 +33,7 @@ from typing import Any
 from aiohttp import web
 
 from bidder.config.model import Config
+from bidder.heap import freeze_startup_heap
 from bidder.ledger.embedded import EmbeddedLedger
 from bidder.secrets import persisted_secret
 
@@ -197,6 +198,7 @@ async def _worker(spec: WorkerSpec) -> None:
     if spec.admin_port:
         await web.TCPSite(runners[1], spec.admin_host, spec.admin_port).start()
     log.info("%s serving on http://%s:%d (pid %d)", name, spec.host, spec.port, os.getpid())
+    freeze_startup_heap()
     try:
         await stop.wait()
     finally:

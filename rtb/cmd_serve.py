@@ -16,6 +16,7 @@ from bidder.app import build_admin_app, build_app
 from bidder.config.load import load_config, redacted
 from bidder.config.model import BackendKind
 from bidder.errors import ConfigError
+from bidder.heap import freeze_startup_heap
 from bidder.limits import LimitedTCPSite, runner_kwargs
 from bidder.logs import setup_json_logging
 from bidder.runtime import Runtime, build_runtime
@@ -92,6 +93,7 @@ async def _serve(runtime: Runtime, host: str, port: int, admin_host: str, admin_
         await web.TCPSite(runners[1], admin_host, admin_port).start()
         log.info("admin API on http://%s:%d", admin_host, admin_port)
     log.info("serving on http://%s:%d (model %s)", host, port, runtime.auction.scorer.version)
+    freeze_startup_heap()
     try:
         await stop.wait()
     finally:

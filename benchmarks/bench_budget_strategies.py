@@ -1,13 +1,15 @@
-"""Benchmark: budget-aware strategies (RLB, SS-MDP, rlb_cal) against lin and mcpc, rlb protocol.
+"""Benchmark: budget-aware strategies (RLB, SS-MDP, rlb_cal/mix/cond) vs lin and mcpc, rlb protocol.
 
-For every campaign and budget fraction c0, each strategy's free parameters are tuned on
-the tuning stream (most clicks, then least spend, then grid order) and the strategy is
-scored on the evaluation stream: 2997 tunes on its validation stream and is scored on
-its test stream; the other campaigns tune on the first half of their validation
-episodes and are scored on the second half (``simulator.sweep.split_streams``).
+For every campaign and budget fraction c0, each strategy's free parameters are tuned
+(or, for ``rlb_mix``/``rlb_cond``, its model is fitted) on the tuning stream (most
+clicks, then least spend, then grid order) and the strategy is scored on the evaluation
+stream: 2997 tunes on its validation stream and is scored on its test stream; the other
+campaigns, and ``2997@val``, tune on the first half of their validation episodes and are
+scored on the second half. Our best strategy is selected on those validation halves
+only (``select_strategy``).
 
-Run: ``.venv/bin/python benchmarks/bench_budget_strategies.py [--jobs 2]`` (about 4 min
-on 2 cores); writes
+Run: ``.venv/bin/python benchmarks/bench_budget_strategies.py [--jobs 2]`` (about 23 min
+on the shared 2-core VM, most of it ``rlb_cond``'s five-landscape DP at c0 = 1/8); writes
 ``benchmarks/results/budget-strategies-<date>.{json,md}``. The spread column is the
 Poisson standard deviation of a click count, ``sqrt(clicks)``.
 """
@@ -27,18 +29,38 @@ from typing import Any
 import numpy as np
 
 from bidder.settings import data_dir
-from bidder.strategies import TrainStats, build_strategy, param_names
+from bidder.strategies import SAMPLE_STRATEGIES, TrainStats, build_strategy, param_names
 from simulator.report import code_version, kpis
-from simulator.rlb import ReplayConfig, Stream, load_train_stats, replay
+from simulator.rlb import (
+    ReplayConfig,
+    Stream,
+    load_train_stats,
+    parse_stream,
+    replay,
+    sampled_stats,
+)
 from simulator.rlb_run import RLB_DIR
 from simulator.sweep import split_streams
 from simulator.tune import name_to_grid, tune
 
 RESULTS = Path(__file__).resolve().parent / "results"
-CAMPAIGNS = ("2997", "1458", "2259", "2261", "2821", "3358", "3386", "3427", "3476")
+# ``2997@val``: 2997's validation stream cut in halves like the others (its test stream unused)
+CAMPAIGNS = ("2997", "1458", "2259", "2261", "2821", "3358", "3386", "3427", "3476", "2997@val")
 BUDGET_FRACTIONS = (1 / 64, 1 / 32, 1 / 16, 1 / 8)
 # ``name@1se``: tune with the one-standard-error rule instead of the best grid point
-STRATEGIES = ("lin", "mcpc", "ss_mdp", "rlb", "rlb_cal", "rlb_cal@1se")
+STRATEGIES = (
+    "lin",
+    "mcpc",
+    "ss_mdp",
+    "rlb",
+    "rlb_cal",
+    "rlb_cal@1se",
+    "rlb_mix",
+    "rlb_cond",
+)
+# Our best strategy is picked among these, before the 2997 test stream is replayed, by
+# total clicks on the held-out validation halves of all nine campaigns (``selection``).
+CANDIDATES = ("rlb_cal", "rlb_mix", "rlb_cond")
 # grids of strategies that simulator/tune.py does not know yet
 LOCAL_GRIDS = {"rlb_cal": {"alpha": (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0)}}
 # Cai et al. (WSDM'17) published 2997 test row at c0 = 1/32: clicks, cost
@@ -54,7 +76,15 @@ TUNING_NOTE = (
     "spend); `name@1se` takes the smallest grid value within sqrt(best clicks) of the best "
     "(one-standard-error rule). The 1se rule was added after the 2997 test numbers of the "
     "argmax rule were known, so its 2997 test row is not a clean out-of-sample result; "
-    "the other campaigns' rows are."
+    "the other campaigns' rows are. `rlb_mix` and `rlb_cond` have no tuned parameter: "
+    "their pCTR calibration, classes and (for `rlb_cond`) class market-price pdfs are "
+    "fitted on the tuning stream (`bidder/strategies/rlb_cond.py`)."
+)
+SELECTION_NOTE = (
+    "Selection rule (fixed before any 2997 test replay of `rlb_mix`/`rlb_cond`): among "
+    f"{', '.join(f'`{c}`' for c in CANDIDATES)}, the one with most clicks summed over the "
+    "four c0 on the held-out halves of the nine validation streams (the eight other "
+    "campaigns and 2997's own validation, `2997@val`); ties to the earlier candidate."
 )
 
 
@@ -88,20 +118,36 @@ def tune_params(
     return {param: values[best]}, scores[best][0]
 
 
+def validation_halves(campaign: str, root: Path) -> tuple[tuple[Stream, str], tuple[Stream, str]]:
+    """The validation stream's episodes 1-50 (tuning) and 51-100 (scoring)."""
+    stream = parse_stream(root / RLB_DIR / "streams" / f"{campaign}.validation.txt")
+    n_episodes = -(-len(stream) // 1000)
+    cut = (n_episodes // 2) * 1000
+    return (
+        (stream.slice(0, cut), f"episodes 1-{n_episodes // 2}"),
+        (stream.slice(cut, len(stream)), f"episodes {n_episodes // 2 + 1}-{n_episodes}"),
+    )
+
+
 def run_cell(
     campaign: str, c0: float, root: Path, strategies: tuple[str, ...]
 ) -> list[dict[str, Any]]:
     """Every strategy on one (campaign, c0): tune, then score; one process keeps V cached."""
     config = ReplayConfig(c0)
-    stats = load_train_stats(root / RLB_DIR / "info" / f"{campaign}.info.json")
-    (tune_stream, tune_part), (eval_stream, eval_part) = split_streams(campaign, root, 1000)
+    name_part, _, scope = campaign.partition("@")
+    stats = load_train_stats(root / RLB_DIR / "info" / f"{name_part}.info.json")
+    if scope == "val":
+        (tune_stream, tune_part), (eval_stream, eval_part) = validation_halves(name_part, root)
+    else:
+        (tune_stream, tune_part), (eval_stream, eval_part) = split_streams(campaign, root, 1000)
     rows = []
     for label in strategies:
         start = time.perf_counter()
         name, _, rule = label.partition("@")
         params, tuning_clicks = tune_params(name, rule or "best", tune_stream, stats, config)
-        built = build_strategy(name, params, stats, np.random.default_rng(SEED))
-        totals = replay(eval_stream, built, stats, config)
+        fitted = sampled_stats(stats, tune_stream) if name in SAMPLE_STRATEGIES else stats
+        built = build_strategy(name, params, fitted, np.random.default_rng(SEED))
+        totals = replay(eval_stream, built, fitted, config)
         auctions, impressions = int(totals.auctions.sum()), int(totals.impressions.sum())
         clicks, spend = int(totals.clicks.sum()), int(totals.spend.sum())
         rows.append(
@@ -157,25 +203,66 @@ def render_markdown(rows: list[dict[str, Any]], strategies: tuple[str, ...]) -> 
         ]
         if tuned:
             lines += ["", "Tuned: " + "; ".join(tuned)]
-    others = [r for r in rows if r["campaign"] != "2997"]
+    others = [r for r in rows if not r["campaign"].startswith("2997")]
     if others:
-        lines += ["", f"## Totals over {len({r['campaign'] for r in others})} other campaigns", ""]
-        lines += [f"| strategy | {head} | total clicks |", "|---" * (len(fractions) + 2) + "|"]
-        for name in strategies:
-            per = [
-                sum(
-                    r["clicks"]
-                    for r in others
-                    if r["strategy"] == name and r["budget_fraction"] == c
-                )
-                for c in fractions
+        title = f"Totals over {len({r['campaign'] for r in others})} other campaigns"
+        lines += totals_table(title, others, strategies, fractions)
+    held_out = [r for r in rows if r["campaign"] != "2997"]
+    if held_out:
+        title = f"Selection: totals over {len({r['campaign'] for r in held_out})} validation halves"
+        lines += totals_table(title, held_out, strategies, fractions)
+        chosen, scores = select_strategy(rows)
+        listed = ", ".join(f"{name} {score}" for name, score in scores.items())
+        lines += ["", f"{SELECTION_NOTE} Scores: {listed}; selected: **{chosen}**."]
+        test = [r for r in rows if r["campaign"] == "2997" and r["strategy"] == chosen]
+        if test:
+            total = sum(r["clicks"] for r in test)
+            lines += [
+                "",
+                f"2997 test, selected `{chosen}`: {total} clicks over the four c0 "
+                f"(target >= 428; RLB 427, SS-MDP 426 under the same protocol).",
             ]
-            cells = " | ".join(f"{n} ± {math.sqrt(n):.1f}" for n in per)
-            lines.append(f"| {name} | {cells} | {sum(per)} ± {math.sqrt(sum(per)):.1f} |")
     lines += ["", TUNING_NOTE]
     published = ", ".join(f"{k} {v[0]} clicks / {v[1]}" for k, v in PUBLISHED_2997.items())
     lines += ["", f"Published 2997 test at c0 = 1/32 (Cai et al., WSDM'17): {published}.", ""]
     return "\n".join(lines)
+
+
+def totals_table(
+    title: str,
+    rows: list[dict[str, Any]],
+    strategies: tuple[str, ...],
+    fractions: list[float],
+) -> list[str]:
+    """Markdown lines: clicks ± sqrt(clicks) per c0 summed over ``rows``' campaigns."""
+    head = " | ".join(f"c0=1/{round(1 / c)}" for c in fractions)
+    lines = ["", f"## {title}", "", f"| strategy | {head} | total clicks |"]
+    lines.append("|---" * (len(fractions) + 2) + "|")
+    for name in strategies:
+        per = [
+            sum(r["clicks"] for r in rows if r["strategy"] == name and r["budget_fraction"] == c)
+            for c in fractions
+        ]
+        cells = " | ".join(f"{n} ± {math.sqrt(n):.1f}" for n in per)
+        lines.append(f"| {name} | {cells} | {sum(per)} ± {math.sqrt(sum(per)):.1f} |")
+    return lines
+
+
+def select_strategy(rows: list[dict[str, Any]]) -> tuple[str, dict[str, int]]:
+    """The candidate with most clicks on the validation halves; never reads a 2997 test row.
+
+    Ties go to the earlier candidate in ``CANDIDATES`` (the simpler, older one).
+    """
+    held_out = [r for r in rows if r["campaign"] != "2997"]
+    scores = {
+        name: sum(r["clicks"] for r in held_out if r["strategy"] == name)
+        for name in CANDIDATES
+        if any(r["strategy"] == name for r in held_out)
+    }
+    if not scores:
+        raise ValueError(f"no validation rows of any candidate ({', '.join(CANDIDATES)})")
+    best = max(scores.values())
+    return next(name for name, score in scores.items() if score == best), scores
 
 
 def main() -> None:
@@ -209,6 +296,10 @@ def main() -> None:
         "money_unit": "fen_cpm",
         "objective": "clicks",
         "local_grids": LOCAL_GRIDS,
+        "candidates": CANDIDATES,
+        "selection": dict(zip(("selected", "scores"), select_strategy(rows), strict=True))
+        if any(r["campaign"] != "2997" for r in rows)
+        else None,
         "published_2997_c0_1_32": PUBLISHED_2997,
         "rows": rows,
     }

@@ -19,9 +19,11 @@ import numpy as np
 import numpy.typing as npt
 
 from bidder.strategies import (
+    AuctionSample,
     BidContext,
     BudgetAwareStrategy,
     MarketTrainStats,
+    SampledTrainStats,
     Strategy,
     TrainStats,
 )
@@ -118,6 +120,22 @@ def load_train_stats(info_path: Path) -> TrainStats:
         clicks=int(info["clk_train"]),
         cost=float(info["cost_train"]),
         price_counts=tuple(int(n) for n in info.get("price_counter_train", ())),
+    )
+
+
+def sampled_stats(stats: TrainStats, sample: Stream) -> SampledTrainStats:
+    """``stats`` plus the labelled auctions of ``sample`` (a validation stream, never the scored one)."""
+    counts = stats.price_counts if isinstance(stats, MarketTrainStats) else ()
+    return SampledTrainStats(
+        impressions=stats.impressions,
+        clicks=stats.clicks,
+        cost=stats.cost,
+        price_counts=counts,
+        sample=AuctionSample(
+            click=sample.click.astype(np.float64),
+            price=sample.price.astype(np.float64),
+            pctr=sample.pctr,
+        ),
     )
 
 

@@ -9,9 +9,22 @@ from typing import Any
 
 import numpy as np
 
-from bidder.strategies import build_spec, build_strategy, param_names
+from bidder.strategies import (
+    SAMPLE_STRATEGIES,
+    TrainStats,
+    build_spec,
+    build_strategy,
+    param_names,
+)
 from simulator.report import RunInfo, build_report
-from simulator.rlb import ReplayConfig, Stream, load_train_stats, parse_stream, replay
+from simulator.rlb import (
+    ReplayConfig,
+    Stream,
+    load_train_stats,
+    parse_stream,
+    replay,
+    sampled_stats,
+)
 from simulator.tune import TuneResult, tune
 
 RLB_DIR = Path("ipinyou") / "rlb-dp"
@@ -57,6 +70,20 @@ def tuning_record(result: TuneResult, stream: Stream, note: str) -> dict[str, An
     }
 
 
+def fitting_record(sample: Stream) -> dict[str, Any]:
+    """What a sample-fitted strategy (``SAMPLE_STRATEGIES``) learnt its model from."""
+    return {
+        "stream": sample.path.name,
+        "sha256": sample.sha256,
+        "auctions": len(sample),
+        "part": "all",
+        "tuned_params": [],
+        "fitted": "pCTR calibration, classes and their market-price pdfs",
+        "objective": "log-likelihood of clicks",
+        "clicks": int(sample.click.sum()),
+    }
+
+
 def resolve_params(
     strategy: str,
     params: Mapping[str, float],
@@ -88,7 +115,8 @@ def run_replay(
     on_step: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """Replay ``log`` with ``strategy``; missing params are tuned on the validation stream."""
-    if params.keys() < set(param_names(strategy)) and log.resolve() == files.validation.resolve():
+    needs_validation = strategy in SAMPLE_STRATEGIES or params.keys() < set(param_names(strategy))
+    if needs_validation and log.resolve() == files.validation.resolve():
         raise ValueError("tuning needs a validation stream other than the replayed log")
 
     def validation() -> tuple[Stream, str]:
@@ -96,7 +124,11 @@ def run_replay(
 
     full_params, tuning = resolve_params(strategy, params, validation, files, config, seed, on_step)
     stream = parse_stream(log)
-    stats = load_train_stats(files.train_info)
+    stats: TrainStats = load_train_stats(files.train_info)
+    if strategy in SAMPLE_STRATEGIES:
+        sample = parse_stream(files.validation)
+        stats = sampled_stats(stats, sample)
+        tuning = fitting_record(sample)
     built = build_strategy(strategy, full_params, stats, np.random.default_rng(seed))
     totals = replay(stream, built, stats, config)
     info = RunInfo(

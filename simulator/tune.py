@@ -29,6 +29,9 @@ name_to_grid: dict[str, dict[str, tuple[float, ...]]] = {
     "rlb": {},
     "ss_mdp": {},
     "rlb_cal": {"alpha": (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0)},
+    # no tuned parameter: fitted on the validation stream (bidder.strategies.rlb_cond)
+    "rlb_cond": {},
+    "rlb_mix": {},
 }
 
 

@@ -16,14 +16,18 @@ from bidder.strategies.registry import (
     param_names,
 )
 from bidder.strategies.rlb import BudgetAwareStrategy, EpisodePolicy, MarketTrainStats
+from bidder.strategies.rlb_cond import SAMPLE_STRATEGIES, AuctionSample, SampledTrainStats
 
 __all__ = [
+    "SAMPLE_STRATEGIES",
     "STRATEGY_NAMES",
+    "AuctionSample",
     "BidContext",
     "BudgetAwareStrategy",
     "EpisodePolicy",
     "FloatArray",
     "MarketTrainStats",
+    "SampledTrainStats",
     "Strategy",
     "StrategyError",
     "StrategySpec",

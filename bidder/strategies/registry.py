@@ -13,6 +13,7 @@ from bidder.strategies.linear import ConstSpec, LinSpec, McpcSpec, RandSpec
 from bidder.strategies.ortb import Ortb1Spec, Ortb2Spec
 from bidder.strategies.rlb import RlbSpec
 from bidder.strategies.rlb_cal import RlbCalSpec
+from bidder.strategies.rlb_cond import RlbCondSpec, RlbMixSpec
 from bidder.strategies.ss_mdp import SsMdpSpec
 
 
@@ -34,6 +35,8 @@ _AnySpec = (
     | RlbSpec
     | SsMdpSpec
     | RlbCalSpec
+    | RlbCondSpec
+    | RlbMixSpec
 )
 _SPECS = (
     ConstSpec,
@@ -45,6 +48,8 @@ _SPECS = (
     RlbSpec,
     SsMdpSpec,
     RlbCalSpec,
+    RlbCondSpec,
+    RlbMixSpec,
 )
 name_to_spec: dict[str, type[_AnySpec]]
 name_to_spec = {spec.NAME: spec for spec in _SPECS}

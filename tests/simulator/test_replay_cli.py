@@ -104,3 +104,12 @@ def test_parse_fraction_rejects_bad_values(text: str) -> None:
 
 def test_parse_param_splits_name_and_number() -> None:
     assert parse_param("lambda=2.4e-4") == ("lambda", 2.4e-4)
+
+
+def test_replay_cli_refuses_fitting_on_the_replayed_log(
+    shared_data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = shared_data / "ipinyou" / "rlb-dp" / "streams" / "2997.validation.txt"
+    args = ["replay", "--format", "rlb", "--log", str(log), "--strategy", "rlb_cond"]
+    assert main(args) == 2
+    assert "validation stream other than the replayed log" in capsys.readouterr().err

@@ -16,6 +16,7 @@ from simulator.rlb import (
     load_train_stats,
     parse_stream,
     replay,
+    sampled_stats,
     walk_reference,
     win_mask,
 )
@@ -108,3 +109,19 @@ def test_tune_lin_2997_on_validation_picks_b0_8(rlb_dir: Path, stats_2997: Train
     test = parse_stream(rlb_dir / "streams" / "2997.test.txt")
     totals = replay(test, build_strategy("lin", result.params, stats_2997), stats_2997, config)
     assert int(totals.clicks.sum()) == 63
+
+
+def test_sampled_stats_keeps_training_totals_and_adds_sample(
+    rlb_dir: Path, stats_2997: TrainStats
+) -> None:
+    validation = parse_stream(rlb_dir / "streams" / "2997.validation.txt")
+    stats = sampled_stats(stats_2997, validation.slice(0, 2000))
+    assert (stats.impressions, stats.clicks, stats.cost) == (
+        stats_2997.impressions,
+        stats_2997.clicks,
+        stats_2997.cost,
+    )
+    assert stats.sample is not None
+    assert stats.sample.pctr.size == 2000
+    assert stats.sample.click.sum() == validation.click[:2000].sum()
+    assert stats.problems() == []

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 TICK_S = 1.0
 FLUSH_S = 0.5
+FLUSH_SLICE = 64  # records serialised per slice: about a millisecond of work
 PURGE_EVERY_TICKS = 60
 SNAPSHOT_EVERY_TICKS = 3600  # compact the ledger journal hourly
 
@@ -47,11 +48,17 @@ async def _ticker(runtime: Runtime) -> None:
 
 
 async def _flusher(runtime: Runtime) -> None:
+    """Every FLUSH_S: serialise the bid log in slices of FLUSH_SLICE records on the loop,
+    yielding to requests between slices, and write each slice from a thread. (One flush
+    of everything in a thread held the GIL for tens of milliseconds at a time.)"""
     loop = asyncio.get_running_loop()
+    bidlog = runtime.bidlog
     while True:
         await asyncio.sleep(FLUSH_S)
         try:
-            await loop.run_in_executor(None, runtime.bidlog.flush)
+            while bidlog.pending:
+                lines = bidlog.serialise(FLUSH_SLICE)
+                await loop.run_in_executor(None, bidlog.write, lines)
         except Exception:
             log.exception("bid log flush failed")
 

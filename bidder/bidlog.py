@@ -56,11 +56,21 @@ class BidLog:
 
     def flush(self) -> int:
         """Write everything buffered; returns the number of lines written."""
-        if self.path is None or not self._buffer:
-            return 0
-        lines: list[bytes] = []
+        written = 0
         while self._buffer:
-            kind, a, b, now_s = self._buffer.popleft()
+            written += self.write(self.serialise(len(self._buffer)))
+        return written
+
+    def serialise(self, max_records: int) -> list[bytes]:
+        """Up to ``max_records`` buffered records as JSON lines (oldest first).
+
+        The server calls this on the event loop in small slices between requests
+        (``bidder.app``), so the bid path never waits long for it.
+        """
+        lines: list[bytes] = []
+        buffer = self._buffer
+        for _ in range(min(max_records, len(buffer))):
+            kind, a, b, now_s = buffer.popleft()
             try:
                 record = (
                     self._decision_record(a, b, now_s)
@@ -71,10 +81,20 @@ class BidLog:
             except Exception:
                 log.exception("bid log record could not be serialised")
                 self.dropped += 1
+        return lines
+
+    def write(self, lines: list[bytes]) -> int:
+        """Append serialised lines to the file (a blocking write: run it off the loop)."""
+        if self.path is None or not lines:
+            return 0
         with self.path.open("ab") as fh:
             fh.write(b"\n".join(lines) + b"\n")
         self.written += len(lines)
         return len(lines)
+
+    @property
+    def pending(self) -> int:
+        return len(self._buffer)
 
     def _decision_record(self, body: bytes, d: Decision, now_s: float) -> dict[str, Any]:
         return {

@@ -49,8 +49,4 @@ class PriorScorer:
     def score(
         self, ctx: AuctionContext, candidates: Sequence[Candidate]
     ) -> npt.NDArray[np.float64]:
-        return np.fromiter(
-            (c.campaign.strategy.prior_ctr for c in candidates),
-            dtype=np.float64,
-            count=len(candidates),
-        )
+        return np.array([c.campaign.strategy.prior_ctr for c in candidates], dtype=np.float64)

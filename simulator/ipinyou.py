@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from bidder.model.dataset import IPINYOU_COLUMNS
 
 IPINYOU_TZ = dt.timezone(dt.timedelta(hours=8))  # timestamps are Beijing time
@@ -43,6 +45,7 @@ class MarketRow:
     click: bool | None
     true_ctr: float | None = None
     price_known: bool = True  # False: the market price is a bound or unknown (bid logs)
+    body: bytes = b""  # ``request`` as the JSON an exchange sends (built when the log is read)
 
 
 def _pos(visibility: str) -> int:
@@ -130,10 +133,12 @@ def market_rows(path: Path) -> Iterator[MarketRow]:
     for row in read_rows(path):
         synthetic = "market_price" in row
         price = int(row["market_price"] if synthetic else row["payprice"])
+        request = request_from_row(row)
         yield MarketRow(
             ts_s=parse_timestamp_s(row["timestamp"]),
             exchange="adx" + (row.get("adexchange") or "unknown").replace("null", "unknown"),
-            request=request_from_row(row),
+            request=request,
+            body=orjson.dumps(request),
             market_price_micros=price * MICROS_PER_FEN_CPM,
             logged_creative=row.get("creative", ""),
             click=row.get("click", "0") == "1",

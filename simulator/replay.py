@@ -135,7 +135,7 @@ class Replayer:
     def step(self, row: MarketRow, result: ReplayResult) -> Decision | None:
         """One auction through the real parser, ``decide`` and notice path."""
         result.total.auctions += 1
-        body = orjson.dumps(row.request)
+        body = row.body or orjson.dumps(row.request)
         try:
             request, _ = parse_bid_request(body)
         except RequestError:

@@ -20,7 +20,9 @@ given at equal spend (clicks per unit spent). Writes
 ``benchmarks/results/optimizer-synth-<date>.{json,png}`` (regret curve: cumulative expected
 clicks of oracle minus bandit per elapsed hour).
 
-Run: ``.venv/bin/python benchmarks/bench_optimizer_synth.py [--seeds 5] [--rows 70000]``.
+Run: ``.venv/bin/python benchmarks/bench_optimizer_synth.py [--seeds 5] [--rows 70000]``; the
+reported numbers (docs/optimizer.md): ``--seeds 5 --rows 300000 --budget-fraction 0.25
+--grouping creative --step 900 --floor 0.2 --no-knapsack --tag=-pooled-floor0.2``.
 """
 
 from __future__ import annotations

@@ -17,7 +17,11 @@ of their hour slot (all the campaign's arms when the grouping has no hour), and
 
 with ``n_g`` the number of arms of the slot in the plan and ``S_g`` their share sum. An arm
 at or above the slot's mean share is always bought; one at a fifth of it is bought in a fifth
-of its auctions. Arms the plan does not list yet (never delivered) get ``p = 1``, so
+of its auctions. When the plan's creative weights choose the creative (``creatives: true``
+and ``creative`` in the grouping), the creatives of one media and hour are one buying unit:
+``share_a`` is the unit's share sum and ``n_g`` counts units, so the auction is bought or
+not before rotation picks the creative (throttling a creative rotation already avoids would
+only drop impressions and make pacing raise the bids on the rest). Arms the plan does not list yet (never delivered) get ``p = 1``, so
 exploration never starves. ``decide`` bids iff ``u < p`` with ``u`` a hash of the auction
 and campaign (deterministic per auction, independent of creative rotation). Uniform shares
 give ``p = 1`` everywhere: the campaign bids as without a plan. Even pacing then moves the
@@ -98,24 +102,62 @@ def _slot_of(grouping: tuple[ArmDimension, ...]) -> Callable[[str], str]:
 
 
 def participation(
-    shares: Mapping[str, float], grouping: tuple[ArmDimension, ...]
+    shares: Mapping[str, float],
+    grouping: tuple[ArmDimension, ...],
+    *,
+    pool_creatives: bool = False,
 ) -> dict[str, float]:
-    """Participation probability per grouped arm (see the module docstring); ``*`` skipped."""
+    """Participation probability per grouped arm (see the module docstring); ``*`` skipped.
+
+    ``pool_creatives``: the creative is chosen by rotation, so the arms of one media and
+    hour are one buying unit: their shares are summed, and every creative of the unit gets
+    the unit's probability (a grouping of creatives only then buys every auction).
+    """
     slot_of = _slot_of(grouping)
-    sums: dict[str, list[float]] = {}
+    unit_of = _unit_of(grouping) if pool_creatives else (lambda arm: arm)
+    unit_share: dict[str, float] = {}
     for arm, share in shares.items():
-        if arm == "*":
-            continue
-        acc = sums.setdefault(slot_of(arm), [0.0, 0.0])
-        acc[0] += max(share, 0.0)
+        if arm != "*":
+            unit = unit_of(arm)
+            unit_share[unit] = unit_share.get(unit, 0.0) + max(share, 0.0)
+    sums: dict[str, list[float]] = {}
+    for unit, share in unit_share.items():
+        acc = sums.setdefault(slot_of(unit), [0.0, 0.0])
+        acc[0] += share
         acc[1] += 1.0
     out: dict[str, float] = {}
-    for arm, share in shares.items():
+    for arm in shares:
         if arm == "*":
             continue
-        total, n = sums[slot_of(arm)]
-        out[arm] = 1.0 if total <= 0 else min(1.0, max(share, 0.0) * n / total)
+        unit = unit_of(arm)
+        total, n = sums[slot_of(unit)]
+        out[arm] = 1.0 if total <= 0 else min(1.0, unit_share[unit] * n / total)
     return out
+
+
+def _unit_of(grouping: tuple[ArmDimension, ...]) -> Callable[[str], str]:
+    """The grouped arm with its creative part replaced by ``*`` (same parts, same slots)."""
+    if ArmDimension.CREATIVE not in grouping:
+        return lambda arm: arm
+    index = grouping.index(ArmDimension.CREATIVE)
+
+    def unit(arm: str) -> str:
+        parts = arm.split("|")
+        parts[index] = "*"
+        return "|".join(parts)
+
+    return unit
+
+
+def rotates_creatives(settings: OptimizerSettings) -> bool:
+    """True when the plan's creative weights choose the creative (arms pool creatives)."""
+    return settings.creatives and ArmDimension.CREATIVE in settings.grouping
+
+
+def campaign_participation(shares: Mapping[str, float], campaign: Campaign) -> dict[str, float]:
+    """The participation table ``decide`` uses for ``campaign``'s plan shares."""
+    settings = campaign.optimizer
+    return participation(shares, settings.grouping, pool_creatives=rotates_creatives(settings))
 
 
 class ParticipationCache:
@@ -131,8 +173,7 @@ class ParticipationCache:
         tables = self._tables
         if campaign.id not in tables:
             shares = plan.arm_shares.get(campaign.id)
-            grouping = campaign.optimizer.grouping
-            tables[campaign.id] = participation(shares, grouping) if shares else None
+            tables[campaign.id] = campaign_participation(shares, campaign) if shares else None
         return tables[campaign.id]
 
 
@@ -321,7 +362,7 @@ class OptimizerService:
             ),
         )
         creative_of = None
-        if settings.creatives and ArmDimension.CREATIVE in settings.grouping:
+        if rotates_creatives(settings):
             index = settings.grouping.index(ArmDimension.CREATIVE)
             creative_of = _nth(index)
         result = step(

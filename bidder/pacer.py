@@ -1,4 +1,4 @@
-"""Pacer: runs the even-pacing controller for every campaign on the bidder's clock."""
+"""Pacer: runs the pacing controller for every campaign on the bidder's clock."""
 
 from __future__ import annotations
 
@@ -7,20 +7,14 @@ from zoneinfo import ZoneInfo
 
 from bidder.config.model import Campaign, PacingMode
 from bidder.ledger.base import Ledger
-from optimizer.pacing import DEFAULT_PACING, PacingSpec, PacingState, step_pacing
+from optimizer.pacing import DEFAULT_PACING, PacingSpec, PacingState, plan_fraction, step_pacing
 
 
 def day_fraction(campaign: Campaign, local: dt.datetime) -> float:
-    """Share of today's planned spend due by ``local`` time: uniform over active hours."""
-    hours = sorted(campaign.hours) if campaign.hours else list(range(24))
+    """Share of today's budget due by ``local`` time: even over the active hours, or
+    along the campaign's ``pacing_curve``."""
     seconds_into_hour = local.minute * 60 + local.second + local.microsecond / 1e6
-    done = 0.0
-    for hour in hours:
-        if hour < local.hour:
-            done += 1.0
-        elif hour == local.hour:
-            done += seconds_into_hour / 3600.0
-    return done / len(hours)
+    return plan_fraction(local.hour, seconds_into_hour, campaign.pacing_curve, campaign.hours)
 
 
 class Pacer:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from bidder.metrics import Metrics
 from bidder.optimizing import OptimizerService
 from bidder.runtime import Runtime, build_runtime
 from bidder.scoring import PriorScorer, Scorer
+from optimizer.pacing import plan_fraction
 from optimizer.plan import Plan
 from simulator.clock import SimClock
 from simulator.ipinyou import MICROS_PER_FEN_CPM, MarketRow, market_rows
@@ -153,23 +154,35 @@ def optimizer_report(
     config: Config,
     unit: MoneyUnit = FEN_CPM,
 ) -> dict[str, Any]:
-    """Plan logs, A/B lifts and per-campaign hourly spend against the even-pacing plan."""
+    """Plan logs, A/B lifts and per-campaign hourly spend against its pacing plan."""
     logs = [] if service is None else [entry.render_json_line() for entry in service.logs]
     return {
         "plan_logs": logs,
         "plan_version": runtime.plan.version,
         "abtests": abtest_report(config.campaigns, runtime.notices.arms.snapshot()),
         "pacing": {
-            c.id: pacing_figures(result.campaign_spend_by_hour.get(c.id, []), c.budget, unit)
+            c.id: pacing_figures(
+                result.campaign_spend_by_hour.get(c.id, []),
+                c.budget,
+                unit,
+                curve=c.pacing_curve,
+                hours=c.hours,
+            )
             for c in config.campaigns
         },
     }
 
 
 def pacing_figures(
-    cumulative_micros: list[int], budget: Budget, unit: MoneyUnit = FEN_CPM
+    cumulative_micros: list[int],
+    budget: Budget,
+    unit: MoneyUnit = FEN_CPM,
+    *,
+    curve: Sequence[float] = (),
+    hours: Collection[int] = (),
 ) -> dict[str, Any]:
-    """Each whole day's cumulative spend at every hour vs the even plan ``daily * h / 24``.
+    """Each whole day's cumulative spend at every hour vs the campaign's pacing plan,
+    ``daily * plan_fraction(h)`` (``daily * (h + 1) / 24`` for an even day).
 
     ``cumulative_micros[i]`` is the campaign's spend after ``i + 1`` elapsed hours (the log
     starts at local midnight). ``max_abs_deviation`` is ``max |spend_h - plan_h| / plan_h``
@@ -183,8 +196,9 @@ def pacing_figures(
     for d in range(len(cumulative_micros) // 24):
         before = cumulative_micros[d * 24 - 1] if d > 0 else 0
         spent = [cumulative_micros[d * 24 + h] - before for h in range(24)]
-        plan = [daily * (h + 1) / 24 for h in range(24)]
-        deviation = [(s_ - p_) / p_ for s_, p_ in zip(spent, plan, strict=True)]
+        plan = [daily * plan_fraction(h, 3600.0, curve, hours) for h in range(24)]
+        # an hour the plan gives nothing (outside the active hours) is compared to the day
+        deviation = [(s_ - p_) / (p_ or daily) for s_, p_ in zip(spent, plan, strict=True)]
         days.append(
             {
                 "spend_by_hour": [_money(x) for x in spent],

@@ -50,6 +50,7 @@ from bidder.config.validate import (
     read_hours,
     read_instant,
     read_number,
+    read_pacing_curve,
 )
 from bidder.errors import ConfigError, Problem
 from bidder.money import cpm_to_micros, units_to_micros
@@ -63,8 +64,8 @@ SERVER_KEYS = tuple(f.name for f in dataclasses.fields(ServerSettings) if f.repr
 MODEL_KEYS = ("path", "build_if_missing", "predictor")
 CAMPAIGN_KEYS = (
     "id", "name", "enabled", "advertiser_domain", "iab_categories", "budget", "max_bid_cpm",
-    "bid_strategy", "pacing", "charge_on", "frequency_cap", "flight", "hours", "targeting",
-    "audience", "seat", "creatives", "optimizer",
+    "bid_strategy", "pacing", "pacing_curve", "charge_on", "frequency_cap", "flight", "hours",
+    "targeting", "audience", "seat", "creatives", "optimizer",
 )  # fmt: skip
 BUDGET_KEYS = ("total", "daily")
 STRATEGY_KEYS = (
@@ -433,6 +434,7 @@ def _build_campaign(s: Section, optimizer: OptimizerSettings) -> Campaign:
     max_bid_micros = _cpm_micros(s, "max_bid_cpm", required=True)
     strategy = _build_strategy(s)
     pacing = s.choice("pacing", PacingMode, PacingMode.EVEN)
+    pacing_curve = read_pacing_curve(s, pacing)
     charge_on = s.choice("charge_on", ChargeOn, ChargeOn.WIN)
     frequency_cap = _build_frequency_cap(s.section("frequency_cap", FREQUENCY_CAP_KEYS))
     flight = _build_flight(s.section("flight", FLIGHT_KEYS))
@@ -452,6 +454,7 @@ def _build_campaign(s: Section, optimizer: OptimizerSettings) -> Campaign:
         iab_categories=categories,
         strategy=strategy,
         pacing=pacing,
+        pacing_curve=pacing_curve,
         charge_on=charge_on,
         frequency_cap=frequency_cap,
         flight=flight,

@@ -210,6 +210,7 @@ class Campaign:
     iab_categories: tuple[str, ...] = ()
     strategy: BidStrategy = field(default_factory=BidStrategy)
     pacing: PacingMode = PacingMode.EVEN
+    pacing_curve: tuple[float, ...] = ()  # 24 hourly plan weights (local hours); empty: even
     charge_on: ChargeOn = ChargeOn.WIN
     frequency_cap: FrequencyCap | None = None
     flight: Flight = field(default_factory=Flight)

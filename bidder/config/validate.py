@@ -19,7 +19,7 @@ from collections.abc import Collection, Iterator, Mapping
 from enum import Enum
 from typing import TypeVar
 
-from bidder.config.model import Creative, Size, Targeting
+from bidder.config.model import Creative, PacingMode, Size, Targeting
 from bidder.errors import Problem
 from bidder.openrtb.types import AUDIO, BANNER, MEDIA_TYPES, NATIVE, VIDEO
 
@@ -314,6 +314,35 @@ def read_hours(value: object, path: str, problems: list[Problem]) -> set[int]:
         )
         return set()
     return set(range(first, last + 1))
+
+
+def read_pacing_curve(s: Section, pacing: PacingMode) -> tuple[float, ...]:
+    """``pacing_curve``: 24 hourly plan weights (local hours 0-23, >= 0, not all 0)."""
+    if not s.has("pacing_curve"):
+        return ()
+    weights: list[float] = []
+    for path, item in s.items("pacing_curve"):
+        if not isinstance(item, int | float) or isinstance(item, bool) or not math.isfinite(item):
+            s.problems.append(Problem(path, f"must be a number, got {describe(item)}"))
+        elif item < 0:
+            s.problems.append(Problem(path, f"must be >= 0, got {item!r}"))
+        else:
+            weights.append(float(item))
+            continue
+        weights.append(0.0)
+    value = s.data["pacing_curve"]
+    if not isinstance(value, list):
+        return ()
+    if len(value) != 24:
+        s.add("pacing_curve", f"must list 24 hourly weights (hours 0-23), got {len(value)}")
+        return ()
+    if sum(weights) <= 0:
+        s.add("pacing_curve", "must give at least one hour a weight > 0")
+        return ()
+    if pacing is PacingMode.ASAP:
+        s.add("pacing_curve", "applies only to pacing: even, got pacing: asap")
+        return ()
+    return tuple(weights)
 
 
 def read_instant(

@@ -6,18 +6,18 @@ import datetime as dt
 from typing import Any
 
 from bidder.config.model import Campaign, PacingMode
+from bidder.pacer import day_fraction
 from bidder.runtime import Runtime
 from bidder.stats import CampaignStats, Counts, Stats
 
 
 def planned_today_micros(campaign: Campaign, now: dt.datetime) -> int:
-    """Spend the pacing plan expects by ``now`` (local time): a linear day when even."""
+    """Spend the pacing plan expects by ``now`` (local time): the pacer's own plan (even
+    over the active hours, or along ``pacing_curve``); the whole day's budget when ASAP."""
     daily = campaign.budget.daily_micros
     if campaign.pacing is PacingMode.ASAP:
         return daily
-    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    fraction = (now - midnight).total_seconds() / 86_400.0
-    return round(daily * fraction)
+    return round(daily * day_fraction(campaign, now))
 
 
 def _campaign_row(runtime: Runtime, campaign: Campaign, stats: CampaignStats | None,

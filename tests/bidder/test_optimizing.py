@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
 from bidder.config.load import parse_config
-from bidder.config.model import ArmDimension, Config
+from bidder.config.model import ArmDimension, Budget, Campaign, Config, OptimizerSettings
 from bidder.errors import ConfigError
 from bidder.experiments import split_variant, variant_for
 from bidder.metrics import Metrics
@@ -23,6 +23,7 @@ from bidder.openrtb.request import parse_bid_request
 from bidder.optimizing import (
     OptimizerService,
     append_plan_log,
+    campaign_participation,
     group_arm,
     participates,
     participation,
@@ -109,6 +110,47 @@ def test_participation_is_relative_to_the_arms_of_the_same_hour() -> None:
     assert table["a|01"] == table["b|01"] == 1.0
 
 
+def test_participation_pooled_creatives_buy_every_auction_of_a_creative_grouping() -> None:
+    shares = {"cr-a": 0.9, "cr-b": 0.05, "cr-c": 0.05}
+    grouping = (ArmDimension.CREATIVE,)
+    assert participation(shares, grouping, pool_creatives=True) == dict.fromkeys(shares, 1.0)
+    assert participation(shares, grouping)["cr-b"] == pytest.approx(0.15)
+
+
+def test_participation_pooled_creatives_compare_media_units_within_the_hour() -> None:
+    grouping = (ArmDimension.EXCHANGE, ArmDimension.HOUR, ArmDimension.CREATIVE)
+    shares = {
+        "a|00|x": 0.3, "a|00|y": 0.1, "b|00|x": 0.05, "b|00|y": 0.05,
+        "a|01|x": 0.2, "b|01|y": 0.3,
+    }  # fmt: skip
+    table = participation(shares, grouping, pool_creatives=True)
+    assert table["a|00|x"] == table["a|00|y"] == 1.0
+    assert table["b|00|x"] == table["b|00|y"] == pytest.approx(0.1 * 2 / 0.5)
+    assert table["a|01|x"] == pytest.approx(0.2 * 2 / 0.5)
+    assert table["b|01|y"] == 1.0
+
+
+def test_campaign_participation_pools_only_when_rotation_is_optimised() -> None:
+    shares = {"cr-a": 0.9, "cr-b": 0.1}
+    base = build_campaign_stub()
+    on = dataclasses.replace(base, optimizer=OptimizerSettings(grouping=(ArmDimension.CREATIVE,)))
+    off = dataclasses.replace(
+        base, optimizer=OptimizerSettings(grouping=(ArmDimension.CREATIVE,), creatives=False)
+    )
+    assert campaign_participation(shares, on)["cr-b"] == 1.0
+    assert campaign_participation(shares, off)["cr-b"] == pytest.approx(0.2)
+
+
+def build_campaign_stub() -> Campaign:
+    return Campaign(
+        id="c1",
+        advertiser_domain="example.com",
+        budget=Budget(total_micros=1000, daily_micros=1000),
+        max_bid_micros=1000,
+        creatives=(),
+    )
+
+
 def test_participates_follows_the_probability_and_is_deterministic() -> None:
     table = {"x": 0.3}
     draws = [participates(table, "x", f"r{i}", "1", "c1") for i in range(4000)]
@@ -119,7 +161,8 @@ def test_participates_follows_the_probability_and_is_deterministic() -> None:
 
 def test_decide_no_bids_on_arms_the_plan_drops(tmp_path: Path) -> None:
     runtime = build(config_text(OPTIMIZER_ON), tmp_path)
-    plan = Plan(1, {}, {"c1": {"default|cr-a": 1.0, "default|cr-b": 0.0}}, {"c1": {"cr-b": 1.0}})
+    shares = {"default|cr-a": 0.0, "default|cr-b": 0.0, "other|cr-a": 1.0}
+    plan = Plan(1, {}, {"c1": shares}, {"c1": {"cr-b": 1.0}})
     decision = runtime.auction.decide(request("r1"), plan, NOW)
     assert decision.bids == ()
     assert decision.nbr is NoBidReason.PLAN
@@ -127,6 +170,13 @@ def test_decide_no_bids_on_arms_the_plan_drops(tmp_path: Path) -> None:
     decision = runtime.auction.decide(request("r2"), keep_b, NOW)
     assert [b.creative.id for b in decision.bids] == ["cr-b"]
     assert decision.plan_version == 2
+
+
+def test_decide_buys_the_auction_rotation_gave_to_a_low_share_creative(tmp_path: Path) -> None:
+    runtime = build(config_text(OPTIMIZER_ON), tmp_path)
+    plan = Plan(1, {}, {"c1": {"default|cr-a": 1.0, "default|cr-b": 0.0}}, {"c1": {"cr-b": 1.0}})
+    decision = runtime.auction.decide(request("r1"), plan, NOW)
+    assert [b.creative.id for b in decision.bids] == ["cr-b"]  # one buying unit per media
 
 
 def step_with_delivery(runtime: Runtime) -> PlanLog:

@@ -10,8 +10,9 @@ from typing import Any
 import orjson
 import pytest
 
+from bidder.auction import Pending
 from bidder.decision import Decision
-from bidder.optimizing import OptimizerService, group_arm, participates, participation
+from bidder.optimizing import OptimizerService, campaign_participation, group_arm, participates
 from optimizer.plan import Plan
 from tests.bidder.serving import make_app
 from tests.bidder.test_optimizing import OPTIMIZER_ON, build, config_text
@@ -46,14 +47,24 @@ async def test_race_plan_swap_never_exposes_a_half_built_plan(
 ) -> None:
     runtime = build(config_text(OPTIMIZER_ON), tmp_path)
     seen: list[tuple[Plan, Decision]] = []
-    decide = runtime.auction.decide
+    auction = runtime.auction
+    prepare, complete = auction.prepare, auction.complete
 
-    def recording_decide(request: Any, plan: Plan, now: Any, exchange: str = "default") -> Decision:
-        decision = decide(request, plan, now, exchange)
-        seen.append((plan, decision))
+    def recording_prepare(
+        request: Any, plan: Plan, now: Any, exchange: str = "default"
+    ) -> Decision | Pending:
+        prepared = prepare(request, plan, now, exchange)
+        if isinstance(prepared, Decision):  # no candidates: decided already
+            seen.append((plan, prepared))
+        return prepared
+
+    def recording_complete(pending: Pending, pctrs: list[float], version: str) -> Decision:
+        decision = complete(pending, pctrs, version)
+        seen.append((pending.plan, decision))
         return decision
 
-    runtime.auction.decide = recording_decide  # type: ignore[method-assign]
+    auction.prepare = recording_prepare  # type: ignore[method-assign]
+    auction.complete = recording_complete  # type: ignore[method-assign]
     service = OptimizerService(runtime)
     plans = prebuilt_plans()
     built: list[Plan] = list(plans)
@@ -95,6 +106,6 @@ async def test_race_plan_swap_never_exposes_a_half_built_plan(
         for bid in decision.bids:  # the bid obeys the plan it was decided with
             shares = plan.arm_shares.get("c1")
             if shares:
-                table = participation(shares, campaign.optimizer.grouping)
+                table = campaign_participation(shares, campaign)
                 arm = group_arm(bid.arm, campaign.optimizer.grouping)
                 assert participates(table, arm, decision.request.id, bid.imp_id, "c1")

@@ -1,8 +1,13 @@
-"""Even pacing: the controller tracks plan, pauses when ahead, and spends along the day."""
+"""Pacing: the controller tracks plan (even or a traffic curve), pauses when ahead, and
+spends along the day."""
 
 from __future__ import annotations
 
-from optimizer.pacing import PacingSpec, PacingState, step_pacing
+import re
+
+import pytest
+
+from optimizer.pacing import PacingSpec, PacingState, plan_fraction, step_pacing, traffic_curve
 
 
 def test_pacing_pauses_when_ahead_of_plan() -> None:
@@ -44,3 +49,80 @@ def test_pacing_day_follows_plan_within_5_percent_per_hour() -> None:
     for hour, share in enumerate(hourly, start=1):
         assert abs(share - hour / 24) <= 0.05, (hour, share)
     assert hourly[-1] > 0.95
+
+
+# Supply per hour as a share of the day's auctions: a thin night and thin late hours.
+SUPPLY = [2.0] * 7 + [5.0] * 13 + [0.5] * 4
+
+
+def simulate_curve_day(curve: tuple[float, ...], daily: int) -> list[float]:
+    """Spend = multiplier x an hourly supply-shaped rate, capped by what the hour offers."""
+    state = PacingState()
+    spent = 0.0
+    hourly: list[float] = []
+    dt_s = 10.0
+    total_supply = sum(SUPPLY)
+    for step in range(int(86400 / dt_s)):
+        t = step * dt_s
+        hour = int(t // 3600)
+        f = plan_fraction(hour, t - hour * 3600, curve)
+        state = step_pacing(state, int(spent), daily, f, dt_s)
+        # at multiplier 1 the campaign buys its even need; at most 2.5x that in any hour
+        rate = daily * SUPPLY[hour] / total_supply
+        spent += min(state.multiplier, 2.5) * rate * dt_s / 3600
+        if (step + 1) % int(3600 / dt_s) == 0:
+            hourly.append(spent / daily)
+    return hourly
+
+
+def max_deviation(hourly: list[float], curve: tuple[float, ...]) -> float:
+    return max(abs(s - plan_fraction(h, 3600.0, curve)) for h, s in enumerate(hourly))
+
+
+def test_pacing_traffic_curve_tracks_thin_hours_where_even_plan_cannot() -> None:
+    daily = 1_000_000
+    curve = traffic_curve(SUPPLY, uniform_weight=0.0)
+    assert max_deviation(simulate_curve_day((), daily), ()) > 0.05  # even: supply too thin
+    hourly = simulate_curve_day(curve, daily)
+    assert max_deviation(hourly, curve) <= 0.05
+    assert hourly[-1] > 0.95
+
+
+def test_traffic_curve_sums_to_one_and_plans_unseen_hours() -> None:
+    curve = traffic_curve([10.0] * 20 + [0.0] * 4, uniform_weight=0.25)
+    assert sum(curve) == pytest.approx(1.0)
+    assert curve[23] == pytest.approx(0.25 / 24)
+    assert curve[0] == pytest.approx(0.75 / 20 + 0.25 / 24)
+
+
+@pytest.mark.parametrize(
+    ("counts", "uniform_weight", "message"),
+    [
+        ([1.0] * 23, 0.25, "need 24 hourly counts, got 23"),
+        ([1.0] * 23 + [-1.0], 0.25, "hourly counts must be >= 0"),
+        ([1.0] * 24, 1.5, "uniform_weight must be in [0, 1], got 1.5"),
+    ],
+)
+def test_traffic_curve_rejects_bad_input(
+    counts: list[float], uniform_weight: float, message: str
+) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        traffic_curve(counts, uniform_weight)
+
+
+def test_plan_fraction_even_curve_and_active_hours() -> None:
+    assert plan_fraction(12, 0.0) == pytest.approx(0.5)
+    assert plan_fraction(12, 1800.0) == pytest.approx(12.5 / 24)
+    curve = (0.0,) * 12 + (1.0,) * 12
+    assert plan_fraction(11, 3599.0, curve) == 0.0
+    assert plan_fraction(18, 0.0, curve) == pytest.approx(0.5)
+    assert plan_fraction(9, 0.0, hours={8, 9}) == pytest.approx(0.5)
+    assert plan_fraction(5, 0.0, curve, hours={1, 2}) == 1.0  # no weight in hours: even
+
+
+def test_pacing_integral_restarts_with_a_new_day() -> None:
+    late = step_pacing(PacingState(), 0, 1000, 0.99, 3600.0)
+    assert late.integral > 0
+    morning = step_pacing(late, 0, 1000, 0.0, 10.0)
+    assert morning.integral == 0.0
+    assert morning.multiplier == pytest.approx(1.0)

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
-import heapq
-from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
+
 from bidder.config.model import Budget
 from bidder.ledger.base import ChargeResult, FsyncPolicy, LedgerStats, Spend
 from bidder.ledger.day import LocalDayClock
+from bidder.ledger.dedupe import ChargedKeys
 from bidder.ledger.journal import ChargeRecord, Journal, RecoveredState
+from bidder.ledger.table import DigestQueue, DigestTable, key_digest
 
 DEFAULT_RESERVATION_TTL_S = 300.0
 DEFAULT_DEDUPE_RETENTION_S = 7 * 86_400.0
 DEFAULT_EXPIRED_RETENTION_S = 3_600.0
 DEFAULT_EXPIRED_MAX_ENTRIES = 100_000
+ARMS_INTERNED = 65_536  # distinct arm strings shared by holds before the table restarts
+
+LIVE = 1  # a hold that counts against the budget
+EXPIRED = 2  # past the TTL: no longer held, still chargeable while it fits the budget
 
 
 class _CampaignState:
@@ -25,15 +31,19 @@ class _CampaignState:
     __slots__ = (
         "arm_day_to_spent_micros",
         "arm_to_spent_micros",
+        "campaign_id",
         "daily_budget_micros",
         "day_to_reserved_micros",
         "day_to_spent_micros",
+        "index",
         "reserved_micros",
         "spent_micros",
         "total_budget_micros",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, campaign_id: str, index: int) -> None:
+        self.campaign_id = campaign_id
+        self.index = index  # position in the ledger's campaign list (the hold table's column)
         self.total_budget_micros = 0
         self.daily_budget_micros = 0
         self.spent_micros = 0
@@ -54,6 +64,8 @@ class _CampaignState:
 
 
 class _Reservation(NamedTuple):
+    """A hold read out of the hold table for a charge (built per charge, never stored)."""
+
     state: _CampaignState
     campaign_id: str
     arm: str
@@ -62,12 +74,32 @@ class _Reservation(NamedTuple):
     created_s: float
 
 
+class _HoldKeys:
+    """``key in view``: whether the ledger has a hold of one kind for a key."""
+
+    __slots__ = ("_holds", "_kind")
+
+    def __init__(self, holds: DigestTable, kind: int) -> None:
+        self._holds = holds
+        self._kind = kind
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, str):
+            return False
+        slot = self._holds.find(key_digest(key))
+        return slot >= 0 and self._holds.views["kind"][slot] == self._kind
+
+
 class EmbeddedLedger:
     """``Ledger`` in one process; see ``bidder.ledger.base.Ledger`` for the contract.
 
     ``journal_path=None`` keeps everything in memory (simulator, tests). With a path, an
     existing journal (and snapshot) is replayed on construction; a torn last record is
     cut away with a warning, damage elsewhere raises ``JournalError``.
+
+    Holds (live and recently expired) and charged keys live in numpy hash tables keyed
+    by 64-bit key digests (``bidder.ledger.table``), so memory per bid in flight is a few
+    dozen bytes of arrays, not Python objects.
     """
 
     def __init__(
@@ -87,14 +119,22 @@ class EmbeddedLedger:
             raise ValueError(f"expired_max_entries must be >= 0, got {expired_max_entries}")
         self._days = LocalDayClock(timezone)
         self._ttl_s = float(reservation_ttl_s)
-        self._dedupe_retention_s = float(dedupe_retention_s)
         self._expired_retention_s = float(expired_retention_s)
         self._expired_max_entries = expired_max_entries
         self._campaigns: dict[str, _CampaignState] = {}
-        self._reservations: dict[str, _Reservation] = {}
-        self._expiry_heap: list[tuple[float, str]] = []  # (created_s, key); lazy deletion
-        self._expired: OrderedDict[str, _Reservation] = OrderedDict()
-        self._charged: OrderedDict[str, float] = OrderedDict()  # key → charged_s, by time
+        self._states: list[_CampaignState] = []  # by _CampaignState.index
+        self._holds = DigestTable(
+            {"created_s": np.float64, "amount": np.int64, "day": np.int32, "kind": np.uint8,
+             "campaign": np.int32, "arm": object}
+        )  # fmt: skip
+        self._n_live = self._n_expired_held = 0
+        self._live_queue = DigestQueue()  # (created_s, digest) of every hold, oldest first
+        self._expired_queue = DigestQueue()  # the same for holds that expired
+        self._arms: dict[str, str] = {}  # one shared str per arm for the hold table
+        self._charged = ChargedKeys(float(dedupe_retention_s))
+        # ``key in`` views with the names of the old dicts (bidder.leases_local reads them)
+        self._reservations = _HoldKeys(self._holds, LIVE)
+        self._expired = _HoldKeys(self._holds, EXPIRED)
         self._total_charged_micros = 0
         self._n_reserve_ok = self._n_reserve_budget = self._n_reserve_dup = 0
         self._n_charged = self._n_duplicate = self._n_unknown = 0
@@ -124,7 +164,10 @@ class EmbeddedLedger:
     def reserve(self, key: str, campaign_id: str, arm: str, amount_micros: int, now: float) -> bool:
         if amount_micros <= 0:
             raise ValueError(f"amount_micros must be > 0, got {amount_micros}")
-        if key in self._reservations or key in self._charged:
+        digest = key_digest(key)
+        holds = self._holds
+        slot = holds.find(digest)
+        if (slot >= 0 and holds.views["kind"][slot] == LIVE) or self._charged.contains(digest):
             self._n_reserve_dup += 1
             return False
         state = self._campaigns.get(campaign_id)
@@ -135,60 +178,89 @@ class EmbeddedLedger:
         state.reserved_micros += amount_micros
         day_to_reserved = state.day_to_reserved_micros
         day_to_reserved[day] = day_to_reserved.get(day, 0) + amount_micros
-        self._reservations[key] = _Reservation(state, campaign_id, arm, amount_micros, day, now)
-        heapq.heappush(self._expiry_heap, (now, key))
+        if slot >= 0:  # an expired hold for the key: the new hold replaces it
+            self._n_expired_held -= 1
+        else:
+            slot = holds.insert(digest)
+        views = holds.views
+        views["created_s"][slot] = now
+        views["amount"][slot] = amount_micros
+        views["day"][slot] = day
+        views["kind"][slot] = LIVE
+        views["campaign"][slot] = state.index
+        arms = self._arms
+        shared_arm = arms.get(arm)
+        if shared_arm is None:
+            if len(arms) >= ARMS_INTERNED:
+                arms.clear()
+            shared_arm = arms[arm] = arm
+        holds.columns["arm"][slot] = shared_arm
+        self._n_live += 1
+        self._live_queue.push(now, digest)
         self._n_reserve_ok += 1
         return True
 
     def charge(self, key: str, price_micros: int, now: float) -> ChargeResult:
         if price_micros < 0:
             raise ValueError(f"price_micros must be >= 0, got {price_micros}")
-        res = self._reservations.get(key)
-        if res is not None:
-            if price_micros > res.amount_micros:
-                self._n_above_bid += 1
-                return ChargeResult.PRICE_ABOVE_BID
-            self._record(key, res, price_micros, now)  # raises OSError before any change
-            del self._reservations[key]
-            self._unhold(res)
-            self._apply(res, price_micros)
-            self._n_charged += 1
-            return ChargeResult.CHARGED
-        return self._charge_cold(key, price_micros, now)
+        digest = key_digest(key)
+        holds = self._holds
+        slot = holds.find(digest)
+        views = holds.views
+        live = slot >= 0 and views["kind"][slot] == LIVE
+        if not live and self._charged.contains(digest):
+            self._n_duplicate += 1
+            return ChargeResult.DUPLICATE
+        if slot < 0:
+            self._n_unknown += 1
+            return ChargeResult.UNKNOWN
+        amount_micros: int = views["amount"][slot]
+        if price_micros > amount_micros:
+            self._n_above_bid += 1
+            return ChargeResult.PRICE_ABOVE_BID
+        state = self._states[views["campaign"][slot]]
+        day: int = views["day"][slot]
+        if not live and not state.fits(price_micros, day):
+            self._n_expired_no_budget += 1
+            return ChargeResult.EXPIRED_NO_BUDGET
+        arm: str = holds.columns["arm"][slot]
+        res = _Reservation(
+            state, state.campaign_id, arm, amount_micros, day, views["created_s"][slot]
+        )
+        self._record(key, res, price_micros, now)  # raises OSError before any change
+        self._charged.add(digest, now)
+        holds.remove(slot)
+        if live:
+            self._n_live -= 1
+            self._unhold(state, amount_micros, day)
+        else:
+            self._n_expired_held -= 1
+        self._add_spend(state, arm, day, price_micros)
+        self._n_charged += 1
+        return ChargeResult.CHARGED
 
     def release(self, key: str, now: float) -> bool:
-        self._expired.pop(key, None)  # a loss notice settles an expired hold too
-        res = self._reservations.pop(key, None)
-        if res is None:
+        holds = self._holds
+        slot = holds.find(key_digest(key))
+        if slot < 0:
             return False
-        self._unhold(res)
+        views = holds.views
+        holds.remove(slot)
+        if views["kind"][slot] != LIVE:  # a loss notice settles an expired hold too
+            self._n_expired_held -= 1
+            return False
+        self._n_live -= 1
+        self._unhold(
+            self._states[views["campaign"][slot]], views["amount"][slot], views["day"][slot]
+        )
         self._n_release += 1
         return True
 
     def expire(self, now: float) -> int:
         cutoff_s = now - self._ttl_s
-        heap = self._expiry_heap
-        reservations = self._reservations
-        expired = self._expired
-        count = 0
-        while heap and heap[0][0] <= cutoff_s:
-            key = heapq.heappop(heap)[1]
-            res = reservations.get(key)
-            if res is None or res.created_s > cutoff_s:
-                continue  # settled already, or the key was reserved again later
-            del reservations[key]
-            self._unhold(res)
-            expired[key] = res
-            count += 1
-        while len(expired) > self._expired_max_entries:
-            expired.popitem(last=False)
-        expired_cutoff_s = cutoff_s - self._expired_retention_s
-        while expired and expired[next(iter(expired))].created_s <= expired_cutoff_s:
-            expired.popitem(last=False)
-        charged = self._charged
-        charged_cutoff_s = now - self._dedupe_retention_s
-        while charged and charged[next(iter(charged))] <= charged_cutoff_s:
-            charged.popitem(last=False)
+        count = self._expire_live(cutoff_s)
+        self._drop_expired(cutoff_s - self._expired_retention_s)
+        self._charged.expire(now)
         self._n_expired += count
         return count
 
@@ -218,18 +290,34 @@ class EmbeddedLedger:
         return {} if state is None else dict(state.arm_to_spent_micros)
 
     def reservation_micros(self, key: str) -> int | None:
-        res = self._reservations.get(key)
-        return None if res is None else res.amount_micros
+        holds = self._holds
+        slot = holds.find(key_digest(key))
+        if slot < 0 or holds.views["kind"][slot] != LIVE:
+            return None
+        amount_micros: int = holds.views["amount"][slot]
+        return amount_micros
 
     def is_charged(self, key: str) -> bool:
-        return key in self._charged
+        return self._charged.contains(key_digest(key))
 
     def total_charged_micros(self) -> int:
         return self._total_charged_micros
 
     def reserved_count(self) -> int:
         """Reservations currently held (a gauge)."""
-        return len(self._reservations)
+        return self._n_live
+
+    def memory(self) -> dict[str, int]:
+        """Entries and bytes of the per-key state (for benchmarks and tests)."""
+        return {
+            "holds_live": self._n_live,
+            "holds_expired": self._n_expired_held,
+            "holds_bytes": self._holds.nbytes
+            + self._live_queue.nbytes
+            + self._expired_queue.nbytes,
+            "charged_keys": len(self._charged),
+            "charged_bytes": self._charged.nbytes,
+        }
 
     def stats(self) -> LedgerStats:
         return LedgerStats(
@@ -252,12 +340,10 @@ class EmbeddedLedger:
 
     def snapshot(self, now: float) -> None:
         """Compact: drop dedupe keys past retention, write a snapshot, start a new journal."""
-        charged = self._charged
-        cutoff_s = now - self._dedupe_retention_s
-        while charged and charged[next(iter(charged))] <= cutoff_s:
-            charged.popitem(last=False)
+        self._charged.expire(now)
         if self._journal is not None:
-            self._journal.compact(dict(self._spend_slots()), iter(charged.items()))
+            digests, charged_s = self._charged.items()
+            self._journal.compact(dict(self._spend_slots()), digests, charged_s)
 
     def sync(self) -> None:
         """fsync the journal (call periodically under ``FsyncPolicy.BATCH``)."""
@@ -277,47 +363,56 @@ class EmbeddedLedger:
 
     # -- internals -------------------------------------------------------------------
 
-    def _charge_cold(self, key: str, price_micros: int, now: float) -> ChargeResult:
-        """Charge for a key with no live hold: a duplicate, an expired hold or unknown."""
-        if key in self._charged:
-            self._n_duplicate += 1
-            return ChargeResult.DUPLICATE
-        res = self._expired.get(key)
-        if res is None:
-            self._n_unknown += 1
-            return ChargeResult.UNKNOWN
-        if price_micros > res.amount_micros:
-            self._n_above_bid += 1
-            return ChargeResult.PRICE_ABOVE_BID
-        if not res.state.fits(price_micros, res.day):
-            self._n_expired_no_budget += 1
-            return ChargeResult.EXPIRED_NO_BUDGET
-        self._record(key, res, price_micros, now)
-        del self._expired[key]
-        self._apply(res, price_micros)
-        self._n_charged += 1
-        return ChargeResult.CHARGED
+    def _expire_live(self, cutoff_s: float) -> int:
+        """Live holds created at or before ``cutoff_s`` become expired: unhold them."""
+        queue, holds = self._live_queue, self._holds
+        views = holds.views
+        kind, created_s = views["kind"], views["created_s"]
+        count = 0
+        while queue.head_time() <= cutoff_s:
+            at_s = queue.head_time()
+            digest = queue.pop()
+            slot = holds.find(digest)
+            if slot < 0 or kind[slot] != LIVE or created_s[slot] != at_s:
+                continue  # settled already, or the key was reserved again later
+            state = self._states[views["campaign"][slot]]
+            self._unhold(state, views["amount"][slot], views["day"][slot])
+            kind[slot] = EXPIRED
+            self._expired_queue.push(at_s, digest)
+            count += 1
+        self._n_live -= count
+        self._n_expired_held += count
+        return count
+
+    def _drop_expired(self, cutoff_s: float) -> None:
+        """Forget expired holds created at or before ``cutoff_s``, and the oldest past the cap."""
+        queue, holds = self._expired_queue, self._holds
+        views = holds.views
+        kind, created_s = views["kind"], views["created_s"]
+        cap = self._expired_max_entries
+        while queue.head_time() <= cutoff_s or (self._n_expired_held > cap and len(queue)):
+            at_s = queue.head_time()
+            slot = holds.find(queue.pop())
+            if slot >= 0 and kind[slot] == EXPIRED and created_s[slot] == at_s:
+                holds.remove(slot)
+                self._n_expired_held -= 1
 
     def _record(self, key: str, res: _Reservation, price_micros: int, now: float) -> None:
+        """Journal the charge (the commit point; raises OSError before any change)."""
         if self._journal is not None:
             self._journal.append(
                 ChargeRecord(key, res.campaign_id, res.arm, price_micros, res.day, now)
             )
-        self._charged[key] = now
 
     @staticmethod
-    def _unhold(res: _Reservation) -> None:
-        state = res.state
-        state.reserved_micros -= res.amount_micros
+    def _unhold(state: _CampaignState, amount_micros: int, day: int) -> None:
+        state.reserved_micros -= amount_micros
         day_to_reserved = state.day_to_reserved_micros
-        left = day_to_reserved[res.day] - res.amount_micros
+        left = day_to_reserved[day] - amount_micros
         if left:
-            day_to_reserved[res.day] = left
+            day_to_reserved[day] = left
         else:
-            del day_to_reserved[res.day]
-
-    def _apply(self, res: _Reservation, price_micros: int) -> None:
-        self._add_spend(res.state, res.arm, res.day, price_micros)
+            del day_to_reserved[day]
 
     def _add_spend(self, state: _CampaignState, arm: str, day: int, micros: int) -> None:
         state.spent_micros += micros
@@ -330,13 +425,15 @@ class EmbeddedLedger:
     def _campaign(self, campaign_id: str) -> _CampaignState:
         state = self._campaigns.get(campaign_id)
         if state is None:
-            state = self._campaigns[campaign_id] = _CampaignState()
+            state = self._campaigns[campaign_id] = _CampaignState(campaign_id, len(self._states))
+            self._states.append(state)
         return state
 
     def _load(self, recovered: RecoveredState) -> None:
         for (campaign_id, arm, day), micros in recovered.spend_to_micros.items():
             self._add_spend(self._campaign(campaign_id), arm, day, micros)
-        self._charged.update(recovered.key_to_charged_s)
+        digests, charged_s = recovered.charged_arrays()
+        self._charged.load(digests, charged_s)
 
     def _spend_slots(self) -> Iterator[tuple[tuple[str, str, int], int]]:
         """((campaign, arm, day), micros) for every slot with spend."""

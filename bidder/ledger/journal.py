@@ -2,29 +2,37 @@
 
 Both files are text, one record per line: ``<crc32 as 8 hex digits> <JSON object>\\n``,
 where the CRC-32 (zlib) covers the JSON bytes. The first line of each file is a header
-``{"type": "header", "version": 1, "generation": G, "timezone": ...}``. The journal then
-holds ``charge`` records; the snapshot holds ``spend`` aggregates, ``keys`` chunks and a
-closing ``end`` record. A journal whose generation is older than the snapshot's was
+``{"type": "header", "version": 2, "generation": G, "timezone": ...}``. The journal then
+holds ``charge`` records; the snapshot holds ``spend`` aggregates, ``digests`` chunks (the
+charged keys' 64-bit digests and charge times as base64 of little-endian uint64 and
+float64 arrays) and a closing ``end`` record. Version 1 files (snapshots with ``keys``
+chunks of key strings) are still read. A journal whose generation is older than the snapshot's was
 already folded into the snapshot (a crash during compaction) and is discarded.
 """
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import zlib
+from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import numpy as np
+import numpy.typing as npt
 import orjson
 
 from bidder.ledger.base import FsyncPolicy
 from bidder.ledger.day import day_to_iso, iso_to_day
+from bidder.ledger.table import key_digest
 
-FORMAT_VERSION = 1
-KEYS_PER_RECORD = 1000
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+KEYS_PER_RECORD = 4096
 
 log = logging.getLogger(__name__)
 
@@ -54,16 +62,26 @@ class ChargeRecord:
 
 @dataclass(slots=True)
 class RecoveredState:
-    """What replay found: spend aggregates and charged keys in charge order."""
+    """What replay found: spend aggregates and charged key digests in charge order."""
 
     generation: int = 0
     spend_to_micros: dict[tuple[str, str, int], int] = field(default_factory=dict)
-    key_to_charged_s: dict[str, float] = field(default_factory=dict)
+    digests: array[int] = field(default_factory=lambda: array("Q"))
+    charged_s: array[float] = field(default_factory=lambda: array("d"))
 
     def add_charge(self, record: ChargeRecord) -> None:
         slot = (record.campaign_id, record.arm, record.day_ordinal)
         self.spend_to_micros[slot] = self.spend_to_micros.get(slot, 0) + record.micros
-        self.key_to_charged_s[record.key] = record.charged_s
+        self.add_key(key_digest(record.key), record.charged_s)
+
+    def add_key(self, digest: int, charged_s: float) -> None:
+        self.digests.append(digest)
+        self.charged_s.append(charged_s)
+
+    def charged_arrays(self) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.float64]]:
+        """(digests, charge times) in charge order; a key may appear more than once."""
+        return (np.frombuffer(self.digests, dtype=np.uint64).copy(),
+                np.frombuffer(self.charged_s, dtype=np.float64).copy())  # fmt: skip
 
 
 def render_line(obj: dict[str, Any]) -> bytes:
@@ -130,12 +148,16 @@ def _iter_lines(handle: BinaryIO) -> Iterator[tuple[int, int, bytes]]:
 
 
 def _check_header(obj: dict[str, Any]) -> int:
-    if obj["type"] != "header" or obj.get("version") != FORMAT_VERSION:
-        raise ValueError(f"expected a version {FORMAT_VERSION} header, got {obj!r}")
+    if obj["type"] != "header" or obj.get("version") not in READABLE_VERSIONS:
+        raise ValueError(f"expected a version {READABLE_VERSIONS} header, got {obj!r}")
     generation = obj.get("generation")
     if not isinstance(generation, int) or generation < 0:
         raise ValueError(f"header generation must be an int >= 0, got {generation!r}")
     return generation
+
+
+def _b64(values: npt.NDArray[np.generic]) -> str:
+    return base64.b64encode(values.tobytes()).decode("ascii")
 
 
 def _fsync_dir(path: Path) -> None:
@@ -208,7 +230,8 @@ class Journal:
     def compact(
         self,
         spend_to_micros: dict[tuple[str, str, int], int],
-        key_to_charged_s: Iterable[tuple[str, float]],
+        digests: npt.NDArray[np.uint64],
+        charged_s: npt.NDArray[np.float64],
     ) -> None:
         """Write a snapshot of generation G+1, then start an empty journal of G+1.
 
@@ -218,7 +241,7 @@ class Journal:
         """
         generation = self.generation + 1
         _write_atomic(self.snapshot_path, self._snapshot_lines(generation, spend_to_micros,
-                                                               key_to_charged_s))  # fmt: skip
+                                                               digests, charged_s))  # fmt: skip
         if self._handle is not None:
             self._handle.close()
             self._handle = None
@@ -230,25 +253,21 @@ class Journal:
         self,
         generation: int,
         spend_to_micros: dict[tuple[str, str, int], int],
-        key_to_charged_s: Iterable[tuple[str, float]],
+        digests: npt.NDArray[np.uint64],
+        charged_s: npt.NDArray[np.float64],
     ) -> Iterator[bytes]:
         yield render_line(_header(generation, self._timezone))
         for (campaign_id, arm, day), micros in spend_to_micros.items():
             yield render_line({"type": "spend", "campaign": campaign_id, "arm": arm,
                                "day": day_to_iso(day), "micros": micros})  # fmt: skip
-        chunk: list[tuple[str, float]] = []
-        key_count = 0
-        for item in key_to_charged_s:
-            chunk.append(item)
-            if len(chunk) == KEYS_PER_RECORD:
-                yield render_line({"type": "keys", "keys": chunk})
-                key_count += len(chunk)
-                chunk = []
-        if chunk:
-            yield render_line({"type": "keys", "keys": chunk})
-            key_count += len(chunk)
+        digests = np.ascontiguousarray(digests, dtype="<u8")
+        charged_s = np.ascontiguousarray(charged_s, dtype="<f8")
+        for start in range(0, len(digests), KEYS_PER_RECORD):
+            end = start + KEYS_PER_RECORD
+            yield render_line({"type": "digests", "d": _b64(digests[start:end]),
+                               "t": _b64(charged_s[start:end])})  # fmt: skip
         yield render_line({"type": "end", "spend_records": len(spend_to_micros),
-                           "key_count": key_count})  # fmt: skip
+                           "key_count": len(digests)})  # fmt: skip
 
     def _read_snapshot(self, state: RecoveredState) -> None:
         """Any damage is fatal: the snapshot is only ever written whole and renamed."""
@@ -277,9 +296,16 @@ class Journal:
             record = parse_charge({**obj, "key": "", "ts": 0.0})
             slot = (record.campaign_id, record.arm, record.day_ordinal)
             state.spend_to_micros[slot] = state.spend_to_micros.get(slot, 0) + record.micros
-        elif kind == "keys":
+        elif kind == "digests":
+            digests = np.frombuffer(base64.b64decode(obj["d"], validate=True), dtype="<u8")
+            charged_s = np.frombuffer(base64.b64decode(obj["t"], validate=True), dtype="<f8")
+            if len(digests) != len(charged_s) or (digests < 2).any():
+                raise ValueError("digests and charge times differ in length, or a digest < 2")
+            state.digests.extend(digests.tolist())
+            state.charged_s.extend(charged_s.tolist())
+        elif kind == "keys":  # version 1: key strings
             for key, charged_s in obj["keys"]:
-                state.key_to_charged_s[str(key)] = float(charged_s)
+                state.add_key(key_digest(str(key)), float(charged_s))
         elif kind == "end":
             if obj.get("spend_records") != len(state.spend_to_micros):
                 raise ValueError("end record's spend count does not match")

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 TICK_S = 1.0
 FLUSH_S = 0.5
-FLUSH_SLICE = 64  # records serialised per slice: about a millisecond of work
+FLUSH_SLICE = 16  # records serialised per slice: under a millisecond of work
 PURGE_EVERY_TICKS = 60
 SNAPSHOT_EVERY_TICKS = 3600  # compact the ledger journal hourly
 

@@ -79,7 +79,7 @@ class NoticeSigner:
     @staticmethod
     def body(facts: Mapping[str, str]) -> str:
         """The signed part of a notice URL; build it once per bid, sign it per kind."""
-        return "&".join(f"{f}={_escape(facts.get(f, ''))}" for f in _FIELDS)
+        return "&".join(f"{f}={escape_value(facts.get(f, ''))}" for f in _FIELDS)
 
     def url(self, kind: NoticeKind, facts: Mapping[str, str]) -> str:
         """Signed URL for ``kind`` with the macros the exchange fills appended."""
@@ -139,23 +139,20 @@ _ESCAPED: dict[str, str] = {}  # campaign, creative, arm and model ids repeat: e
 _ESCAPED_MAX = 20_000
 
 
-def _escape(value: str) -> str:
+def escape_value(value: str) -> str:
     """Percent-encode a query value; most of ours are unreserved already (fast path)."""
     return value if _UNRESERVED.fullmatch(value) else quote(value, safe="")
 
 
 def escape_repeated(value: str) -> str:
-    """``_escape`` for values that repeat across bids (campaign, creative, arm, model)."""
+    """``escape_value`` for values that repeat across bids (campaign, creative, arm, model)."""
     done = _ESCAPED.get(value)
     if done is None:
-        done = _escape(value)
+        done = escape_value(value)
         if len(_ESCAPED) >= _ESCAPED_MAX:
             _ESCAPED.clear()
         _ESCAPED[value] = done
     return done
-
-
-escape_value = _escape
 
 
 def _float_or_none(raw: str | None) -> float | None:

@@ -22,7 +22,7 @@ what the unit is.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -91,19 +91,41 @@ def solve_value_function(
 
 
 def _solve(pdf: FloatArray, theta: float, episode_len: int, budget: int) -> FloatArray:
-    values = np.zeros((episode_len, budget + 1), dtype=np.float64)
     cdf = np.cumsum(pdf)
-    v_inc = theta * float(pdf.sum())
+    return solve_rows(
+        lambda prev: _next_row(prev, pdf, cdf, theta),
+        theta * float(pdf.sum()),
+        pdf.size - 1,
+        episode_len,
+        budget,
+    )
+
+
+def solve_rows(
+    next_row: Callable[[FloatArray], FloatArray],
+    value_per_auction: float,
+    max_price: int,
+    episode_len: int,
+    budget: int,
+) -> FloatArray:
+    """``V(t, b)`` row by row from a backup ``next_row(V(t-1, 0..hi)) -> V(t, 0..hi)``.
+
+    A row that reaches the unconstrained maximum ``t * value_per_auction`` (within
+    ``SATURATION_TOLERANCE``) is flat from there on, so the next backup only needs the
+    budgets up to that point plus ``max_price``. Shared by the single-class solver and
+    the class mixture (``bidder.strategies.mixture_dp``).
+    """
+    values = np.zeros((episode_len, budget + 1), dtype=np.float64)
     v_max = 0.0
     flat_from = 0  # values[t-1, b] == v_max for every b >= flat_from
     for t in range(1, episode_len):
         prev = values[t - 1]
-        hi = budget if flat_from > budget else min(budget, flat_from + pdf.size - 1)
-        row = _next_row(prev[: hi + 1], pdf, cdf, theta)
-        v_max += v_inc
+        hi = budget if flat_from > budget else min(budget, flat_from + max_price)
+        row = next_row(prev[: hi + 1])
+        v_max += value_per_auction
         hit = np.flatnonzero(np.abs(row[1:] - v_max) < SATURATION_TOLERANCE)
         if hit.size == 0 and hi < budget:  # cannot happen in exact arithmetic; stay exact
-            row = _next_row(prev, pdf, cdf, theta)
+            row = next_row(prev)
             hi = budget
             hit = np.flatnonzero(np.abs(row[1:] - v_max) < SATURATION_TOLERANCE)
         values[t, : hi + 1] = row

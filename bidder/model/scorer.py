@@ -65,13 +65,7 @@ class LightGBMScorer:
     def score(
         self, ctx: AuctionContext, candidates: Sequence[Candidate]
     ) -> npt.NDArray[np.float64]:
-        raws = raw_from_candidates(ctx, candidates)
-        n = len(raws)
-        if n > len(self._buffer):
-            self._buffer = np.zeros((n, self.encoder.n_columns), dtype=np.float32)
-        x = self._buffer[:n]
-        self.encoder.encode_into(x, raws)
-        return self.calibration.apply(self.predictor.predict_raw(x))
+        return self.score_many([(ctx, candidates)])[0]
 
     def score_many(
         self, jobs: Sequence[tuple[AuctionContext, Sequence[Candidate]]]

@@ -19,7 +19,8 @@ def price_cpm(bid: Bid, rate: float) -> float:
 
 
 def notice_body(decision: Decision, bid: Bid, issued_s: int) -> str:
-    """``NoticeSigner.body(notice_facts(...))``, built in one go (the bid hot path)."""
+    """The signed part of a bid's notice URLs: ``NoticeSigner.body`` of its facts (fields
+    ``a i b c cr p r t x u m q v``), built in one go on the bid hot path."""
     request = decision.request
     return (
         f"a={escape_value(request.id)}&i={escape_value(bid.imp_id)}&b={escape_value(bid.key)}"
@@ -29,24 +30,6 @@ def notice_body(decision: Decision, bid: Bid, issued_s: int) -> str:
         f"&u={escape_value(decision.user_hash or '')}&m={escape_repeated(bid.arm)}"
         f"&q={escape_value(f'{bid.pctr:.6g}')}&v={escape_repeated(decision.model_version)}"
     )
-
-
-def notice_facts(decision: Decision, bid: Bid, issued_s: int) -> dict[str, str]:
-    return {
-        "a": decision.request.id,
-        "i": bid.imp_id,
-        "b": bid.key,
-        "c": bid.campaign_id,
-        "cr": bid.creative.id,
-        "p": str(bid.price_micros),
-        "r": repr(decision.currency_rate),
-        "t": str(issued_s),
-        "x": "1" if decision.request.test else "0",
-        "u": decision.user_hash or "",
-        "m": bid.arm,
-        "q": f"{bid.pctr:.6g}",
-        "v": decision.model_version,
-    }
 
 
 CLICK_MACRO = "{{CLICK_URL}}"

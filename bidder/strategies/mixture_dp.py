@@ -23,7 +23,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from bidder.strategies.base import FloatArray
-from optimizer.value_function import SATURATION_TOLERANCE, optimal_steps
+from optimizer.value_function import optimal_steps, solve_rows
 
 
 def solve_mixture_value(
@@ -60,27 +60,14 @@ def solve_mixture_value(
 def _solve(
     weights: FloatArray, thetas: FloatArray, pdfs: FloatArray, episode_len: int, budget: int
 ) -> FloatArray:
-    values = np.zeros((episode_len, budget + 1), dtype=np.float64)
     cdfs = np.cumsum(pdfs, axis=1)
-    v_inc = float(np.sum(weights * thetas * pdfs.sum(axis=1)))
-    v_max = 0.0
-    flat_from = 0
-    for t in range(1, episode_len):
-        prev = values[t - 1]
-        hi = budget if flat_from > budget else min(budget, flat_from + pdfs.shape[1] - 1)
-        row = _next_row(prev[: hi + 1], weights, thetas, pdfs, cdfs)
-        v_max += v_inc
-        hit = np.flatnonzero(np.abs(row[1:] - v_max) < SATURATION_TOLERANCE)
-        if hit.size == 0 and hi < budget:
-            row = _next_row(prev, weights, thetas, pdfs, cdfs)
-            hi = budget
-            hit = np.flatnonzero(np.abs(row[1:] - v_max) < SATURATION_TOLERANCE)
-        values[t, : hi + 1] = row
-        flat_from = budget + 1
-        if hit.size:
-            flat_from = int(hit[0]) + 2
-            values[t, flat_from:] = v_max
-    return values
+    return solve_rows(
+        lambda prev: _next_row(prev, weights, thetas, pdfs, cdfs),
+        float(np.sum(weights * thetas * pdfs.sum(axis=1))),
+        pdfs.shape[1] - 1,
+        episode_len,
+        budget,
+    )
 
 
 def _next_row(

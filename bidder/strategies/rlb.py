@@ -148,11 +148,25 @@ class DpStrategy:
 
     def bid(self, pctr: FloatArray, ctx: BidContext) -> FloatArray:
         """Bids at the start of an episode (``t = T``, ``b = B``) of the last plan."""
-        if self._last is None:
-            raise ValueError(f"{self.name}: call plan(budget, episode_len, max_bid) first")
-        policy, t, b = self._last, self._last.episode_len, self._last.budget
-        raw = np.array([policy.bid_at(float(p), t, b) for p in pctr], dtype=np.float64)
-        return finish_bids(raw, ctx)
+        return episode_start_bids(self.name, self._last, pctr, ctx)
+
+
+class PlannedPolicy(EpisodePolicy, Protocol):
+    """An ``EpisodePolicy`` that knows its episode shape (``V(t, b)``'s last row)."""
+
+    episode_len: int
+    budget: int
+
+
+def episode_start_bids(
+    name: str, policy: PlannedPolicy | None, pctr: FloatArray, ctx: BidContext
+) -> FloatArray:
+    """``policy``'s bids at the start of its episode (``t = T``, ``b = B``), finished."""
+    if policy is None:
+        raise ValueError(f"{name}: call plan(budget, episode_len, max_bid) first")
+    t, b = policy.episode_len, policy.budget
+    raw = np.array([policy.bid_at(float(p), t, b) for p in pctr], dtype=np.float64)
+    return finish_bids(raw, ctx)
 
 
 class _DpPolicy:

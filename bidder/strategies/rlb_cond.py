@@ -21,10 +21,14 @@ from bidder.strategies.base import (
     Strategy,
     StrategyError,
     TrainStats,
-    finish_bids,
 )
 from bidder.strategies.mixture_dp import solve_mixture_value
-from bidder.strategies.rlb import EpisodePolicy, MarketTrainStats, landscape_of
+from bidder.strategies.rlb import (
+    EpisodePolicy,
+    MarketTrainStats,
+    episode_start_bids,
+    landscape_of,
+)
 from optimizer.value_function import market_price_pdf, optimal_bid
 
 N_CLASSES = 5  # equal-mass pCTR classes of the DP's p(theta) and m(delta | theta)
@@ -203,11 +207,7 @@ class ClassDpStrategy:
 
     def bid(self, pctr: FloatArray, ctx: BidContext) -> FloatArray:
         """Bids at the start of an episode (``t = T``, ``b = B``) of the last plan."""
-        if self._last is None:
-            raise ValueError(f"{self.name}: call plan(budget, episode_len, max_bid) first")
-        policy, t, b = self._last, self._last.episode_len, self._last.budget
-        raw = np.array([policy.bid_at(float(p), t, b) for p in pctr], dtype=np.float64)
-        return finish_bids(raw, ctx)
+        return episode_start_bids(self.name, self._last, pctr, ctx)
 
 
 class _ClassPolicy:

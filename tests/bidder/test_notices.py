@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -113,7 +114,7 @@ def test_notices_bid_body_equals_generic_body_and_verifies(
 ) -> None:
     from bidder.config.model import Creative
     from bidder.decision import Bid, Decision
-    from bidder.openrtb.response import notice_body, notice_facts
+    from bidder.openrtb.response import notice_body
     from bidder.openrtb.types import BidRequest, Imp
 
     request = BidRequest(id=request_id, imp=(Imp(id="1"),), test=True)
@@ -127,7 +128,26 @@ def test_notices_bid_body_equals_generic_body_and_verifies(
     )  # fmt: skip
     signer = NoticeSigner({"k1": "s"}, "k1", "http://b")
     body = notice_body(decision, bid, 1000)
-    assert body == signer.body(notice_facts(decision, bid, 1000))
+    assert body == signer.body(_facts(decision, bid, 1000))
     url = signer.url_for(NoticeKind.WIN, body)
     facts = signer.verify(NoticeKind.WIN, query(url), 1001, 60)
     assert (facts.auction_id, facts.arm, facts.campaign_id) == (request_id, arm, "camp 1")
+
+
+def _facts(decision: Any, bid: Any, issued_s: int) -> dict[str, str]:
+    """What each notice field carries: the reference ``notice_body`` must match."""
+    return {
+        "a": decision.request.id,
+        "i": bid.imp_id,
+        "b": bid.key,
+        "c": bid.campaign_id,
+        "cr": bid.creative.id,
+        "p": str(bid.price_micros),
+        "r": repr(decision.currency_rate),
+        "t": str(issued_s),
+        "x": "1" if decision.request.test else "0",
+        "u": decision.user_hash or "",
+        "m": bid.arm,
+        "q": f"{bid.pctr:.6g}",
+        "v": decision.model_version,
+    }

@@ -82,11 +82,12 @@ def test_replay_cli_bad_param_names_it(
     assert "ortb1.c: must be a finite number > 0, got -1.0" in capsys.readouterr().err
 
 
-def test_replay_cli_refuses_tuning_on_the_replayed_log(
-    shared_data: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("strategy", ["lin", "rlb_cond"])  # tuned / fitted on validation
+def test_replay_cli_refuses_tuning_or_fitting_on_the_replayed_log(
+    shared_data: Path, capsys: pytest.CaptureFixture[str], strategy: str
 ) -> None:
     log = shared_data / "ipinyou" / "rlb-dp" / "streams" / "2997.validation.txt"
-    args = ["replay", "--format", "rlb", "--log", str(log), "--strategy", "lin"]
+    args = ["replay", "--format", "rlb", "--log", str(log), "--strategy", strategy]
     assert main(args) == 2
     assert "validation stream other than the replayed log" in capsys.readouterr().err
 
@@ -104,12 +105,3 @@ def test_parse_fraction_rejects_bad_values(text: str) -> None:
 
 def test_parse_param_splits_name_and_number() -> None:
     assert parse_param("lambda=2.4e-4") == ("lambda", 2.4e-4)
-
-
-def test_replay_cli_refuses_fitting_on_the_replayed_log(
-    shared_data: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    log = shared_data / "ipinyou" / "rlb-dp" / "streams" / "2997.validation.txt"
-    args = ["replay", "--format", "rlb", "--log", str(log), "--strategy", "rlb_cond"]
-    assert main(args) == 2
-    assert "validation stream other than the replayed log" in capsys.readouterr().err

@@ -1,16 +1,18 @@
-"""Benchmark: budget-aware strategies (RLB, SS-MDP, rlb_cal/mix/cond) vs lin and mcpc, rlb protocol.
+"""Benchmark: budget-aware strategies (RLB, SS-MDP, rlb_cal/mix/cond, dual) vs lin, mcpc; rlb protocol.
 
 For every campaign and budget fraction c0, each strategy's free parameters are tuned
-(or, for ``rlb_mix``/``rlb_cond``, its model is fitted) on the tuning stream (most
+(or, for ``rlb_mix``/``rlb_cond``/``dual_cal``, its model is fitted) on the tuning stream (most
 clicks, then least spend, then grid order) and the strategy is scored on the evaluation
 stream: 2997 tunes on its validation stream and is scored on its test stream; the other
 campaigns, and ``2997@val``, tune on the first half of their validation episodes and are
 scored on the second half. Our best strategy is selected on those validation halves
 only (``select_strategy``).
 
-Run: ``.venv/bin/python benchmarks/bench_budget_strategies.py [--jobs 2]`` (about 23 min
-on the shared 2-core VM, most of it ``rlb_cond``'s five-landscape DP at c0 = 1/8); writes
-``benchmarks/results/budget-strategies-<date>.{json,md}``. The spread column is the
+Run: ``.venv/bin/python benchmarks/bench_budget_strategies.py [--jobs 2] [--out PATH]``
+(about 23 min with 2 jobs, 26 min with 1, on the shared 2-core VM, most of it
+``rlb_cond``'s five-landscape DP at c0 = 1/8); writes
+``benchmarks/results/budget-strategies-<date>.{json,md}`` (or ``PATH.{json,md}``) and
+refuses to overwrite an existing result. The spread column is the
 Poisson standard deviation of a click count, ``sqrt(clicks)``.
 """
 
@@ -57,10 +59,12 @@ STRATEGIES = (
     "rlb_cal@1se",
     "rlb_mix",
     "rlb_cond",
+    "dual",
+    "dual_cal",
 )
 # Our best strategy is picked among these, before the 2997 test stream is replayed, by
 # total clicks on the held-out validation halves of all nine campaigns (``selection``).
-CANDIDATES = ("rlb_cal", "rlb_mix", "rlb_cond")
+CANDIDATES = ("rlb_cal", "rlb_mix", "rlb_cond", "dual", "dual_cal")
 # grids of strategies that simulator/tune.py does not know yet
 LOCAL_GRIDS = {"rlb_cal": {"alpha": (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0)}}
 # Cai et al. (WSDM'17) published 2997 test row at c0 = 1/32: clicks, cost
@@ -78,10 +82,13 @@ TUNING_NOTE = (
     "argmax rule were known, so its 2997 test row is not a clean out-of-sample result; "
     "the other campaigns' rows are. `rlb_mix` and `rlb_cond` have no tuned parameter: "
     "their pCTR calibration, classes and (for `rlb_cond`) class market-price pdfs are "
-    "fitted on the tuning stream (`bidder/strategies/rlb_cond.py`)."
+    "fitted on the tuning stream (`bidder/strategies/rlb_cond.py`). `dual` has no tuned or "
+    "fitted parameter; `dual_cal` fits one exponent (a logistic slope) on the tuning stream "
+    "(`bidder/strategies/dual.py`)."
 )
 SELECTION_NOTE = (
-    "Selection rule (fixed before any 2997 test replay of `rlb_mix`/`rlb_cond`): among "
+    "Selection rule (fixed before any 2997 test replay of `rlb_mix`/`rlb_cond`, extended "
+    "with `dual`/`dual_cal` before any 2997 test replay of those): among "
     f"{', '.join(f'`{c}`' for c in CANDIDATES)}, the one with most clicks summed over the "
     "four c0 on the held-out halves of the nine validation streams (the eight other "
     "campaigns and 2997's own validation, `2997@val`); ties to the earlier candidate."
@@ -275,13 +282,15 @@ def main() -> None:
     campaigns = tuple(args.campaigns.split(","))
     strategies = tuple(args.strategies.split(","))
     root = data_dir()
+    stamp = dt.date.today().isoformat()
+    out = args.out or RESULTS / f"budget-strategies-{stamp}"
+    if out.with_suffix(".json").exists():
+        parser.error(f"{out.with_suffix('.json')} exists: choose another --out")
     cells = [(c, f) for c in campaigns for f in BUDGET_FRACTIONS]
     start = time.perf_counter()
     with concurrent.futures.ProcessPoolExecutor(max_workers=args.jobs) as pool:
         futures = [pool.submit(run_cell, c, f, root, strategies) for c, f in cells]
         rows = [row for future in futures for row in future.result()]
-    stamp = dt.date.today().isoformat()
-    out = args.out or RESULTS / f"budget-strategies-{stamp}"
     out.parent.mkdir(parents=True, exist_ok=True)
     document = {
         "benchmark": "budget_strategies",

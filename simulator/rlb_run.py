@@ -78,7 +78,7 @@ def fitting_record(sample: Stream) -> dict[str, Any]:
         "auctions": len(sample),
         "part": "all",
         "tuned_params": [],
-        "fitted": "pCTR calibration, classes and their market-price pdfs",
+        "fitted": "pCTR calibration (rlb_mix/rlb_cond: also classes and market-price pdfs)",
         "objective": "log-likelihood of clicks",
         "clicks": int(sample.click.sum()),
     }

@@ -32,6 +32,8 @@ name_to_grid: dict[str, dict[str, tuple[float, ...]]] = {
     # no tuned parameter: fitted on the validation stream (bidder.strategies.rlb_cond)
     "rlb_cond": {},
     "rlb_mix": {},
+    "dual": {},
+    "dual_cal": {},  # fitted on the validation stream like rlb_mix
 }
 
 

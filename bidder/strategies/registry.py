@@ -9,6 +9,7 @@ import numpy as np
 
 from bidder.errors import Problem
 from bidder.strategies.base import Strategy, StrategyError, TrainStats
+from bidder.strategies.dual import DualCalSpec, DualSpec
 from bidder.strategies.linear import ConstSpec, LinSpec, McpcSpec, RandSpec
 from bidder.strategies.ortb import Ortb1Spec, Ortb2Spec
 from bidder.strategies.rlb import RlbSpec
@@ -37,6 +38,8 @@ _AnySpec = (
     | RlbCalSpec
     | RlbCondSpec
     | RlbMixSpec
+    | DualSpec
+    | DualCalSpec
 )
 _SPECS = (
     ConstSpec,
@@ -50,6 +53,8 @@ _SPECS = (
     RlbCalSpec,
     RlbCondSpec,
     RlbMixSpec,
+    DualSpec,
+    DualCalSpec,
 )
 name_to_spec: dict[str, type[_AnySpec]]
 name_to_spec = {spec.NAME: spec for spec in _SPECS}

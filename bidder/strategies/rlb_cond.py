@@ -35,7 +35,7 @@ N_CLASSES = 5  # equal-mass pCTR classes of the DP's p(theta) and m(delta | thet
 RATIO_FLOOR = 1e-3  # relative pCTRs below this are treated as this (log scale)
 _NEWTON_STEPS = 50
 # strategies that need ``SampledTrainStats`` with a labelled sample
-SAMPLE_STRATEGIES = ("rlb_cond", "rlb_mix")
+SAMPLE_STRATEGIES = ("rlb_cond", "rlb_mix", "dual_cal")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -66,6 +66,20 @@ class SampledTrainStats(MarketTrainStats):
         if self.sample is not None:
             found += self.sample.problems()
         return found
+
+
+def sample_of(stats: TrainStats, strategy: str) -> AuctionSample:
+    """The labelled sample of ``stats``, or a StrategyError naming ``strategy``."""
+    if not isinstance(stats, SampledTrainStats) or stats.sample is None:
+        raise StrategyError(
+            [
+                Problem(
+                    "train_stats.sample",
+                    f"{strategy} needs a labelled sample (click, price, pCTR rows)",
+                )
+            ]
+        )
+    return stats.sample
 
 
 def running_ratio(pctr: FloatArray) -> FloatArray:
@@ -166,16 +180,7 @@ class RlbCondSpec:
 
     def build(self, stats: TrainStats, rng: np.random.Generator | None) -> Strategy:
         train_pdf = landscape_of(stats, self.NAME)
-        if not isinstance(stats, SampledTrainStats) or stats.sample is None:
-            raise StrategyError(
-                [
-                    Problem(
-                        "train_stats.sample",
-                        f"{self.NAME} needs a labelled sample (click, price, pCTR rows)",
-                    )
-                ]
-            )
-        classes = fit_classes(stats.sample, train_pdf, self.CONDITIONAL_PRICES)
+        classes = fit_classes(sample_of(stats, self.NAME), train_pdf, self.CONDITIONAL_PRICES)
         return ClassDpStrategy(self.NAME, classes)
 
 

@@ -33,6 +33,8 @@ PARAMS = {
     "rlb_cal": {"alpha": 1.0},
     "rlb_cond": {},
     "rlb_mix": {},
+    "dual": {},
+    "dual_cal": {},
 }
 
 
@@ -100,7 +102,7 @@ def test_strategy_params_reported_by_external_name() -> None:
         (
             "nope",
             {},
-            "strategy: unknown strategy 'nope' (known: const, rand, mcpc, lin, ortb1, ortb2, rlb, ss_mdp, rlb_cal, rlb_cond, rlb_mix)",
+            "strategy: unknown strategy 'nope' (known: const, rand, mcpc, lin, ortb1, ortb2, rlb, ss_mdp, rlb_cal, rlb_cond, rlb_mix, dual, dual_cal)",
         ),
         ("lin", {}, "lin.b0: missing parameter"),
         ("lin", {"b0": -1}, "lin.b0: must be a finite number > 0, got -1.0"),

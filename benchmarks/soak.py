@@ -8,9 +8,11 @@ reloads (SIGHUP and admin API) and model swaps. Samples RSS every ``--sample-s``
 is measured from the end of the warm-up to the end of the run (medians of the samples in
 the last ``--window-s`` of each); also reports p50/p99 per minute of the measured part,
 responses >= 500 and counts by traffic kind. Writes benchmarks/results/soak-<date>.json.
-Bounded: stops by itself; 127.0.0.1 only.
+Bounded: stops by itself; 127.0.0.1 only. ``--rate`` fixes the rate instead (to compare
+runs on a shared machine); ``--no-malloc-tuning`` serves with ``server.malloc_tuning: false``.
 
     .venv/bin/python benchmarks/soak.py --minutes 2
+    .venv/bin/python benchmarks/soak.py --minutes 3 --rate 300 --no-malloc-tuning
 """
 
 from __future__ import annotations
@@ -234,20 +236,25 @@ def main() -> int:
     p.add_argument("--warmup-s", type=float, default=60.0, help="same traffic, not measured")
     p.add_argument("--window-s", type=float, default=15.0, help="RSS median window at each end")
     p.add_argument("--load", type=float, default=0.5, help="fraction of the measured max rate")
+    p.add_argument("--rate", type=float, default=None, help="bids/s to soak at (else --load)")
     p.add_argument("--probe-s", type=float, default=10.0, help="max-rate measurement time")
     p.add_argument("--sample-s", type=float, default=3.0)
     p.add_argument("--models", type=Path, nargs="*", default=[], help="model dirs to swap between")
     p.add_argument("--out", type=Path, default=None)
+    p.add_argument(
+        "--no-malloc-tuning", action="store_true", help="serve with server.malloc_tuning: false"
+    )
     args = p.parse_args()
+    extra_server = "  malloc_tuning: false\n" if args.no_malloc_tuning else ""
     with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
-        proc, base = start_server(Path(tmp))
+        proc, base = start_server(Path(tmp), extra_server)
         admin = base.rsplit(":", 1)[0] + ":" + _admin_port(Path(tmp) / "server.log", proc)
         try:
             if args.models:  # measure the max rate with a real model serving, as in the soak
                 asyncio.run(_swap(admin, args.models[0]))
             probe = Load(base)
             max_rate = asyncio.run(closed_loop(probe, args.probe_s, 32))
-            rate = max_rate * args.load
+            rate = args.rate if args.rate is not None else max_rate * args.load
             print(
                 f"max rate {max_rate:.0f}/s, soaking at {rate:.0f}/s: {args.warmup_s:.0f} s "
                 f"warm-up, then {args.minutes} min measured",
@@ -266,6 +273,7 @@ def main() -> int:
         load, soak, window_s=args.window_s, max_rate=max_rate, rate=rate, minutes=args.minutes
     )
     result["server_alive_at_end"] = alive
+    result["malloc_tuning"] = not args.no_malloc_tuning
     out = args.out or ROOT / "benchmarks" / "results" / f"soak-{result['date']}.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     brief = {k: v for k, v in result.items() if k not in ("rss_samples", "statuses_warmup")}

@@ -19,6 +19,7 @@ from bidder.errors import ConfigError
 from bidder.heap import freeze_startup_heap
 from bidder.limits import LimitedTCPSite, runner_kwargs
 from bidder.logs import setup_json_logging
+from bidder.malloc import tune_malloc
 from bidder.runtime import Runtime, build_runtime
 from bidder.workers import use_uvloop
 from rtb.model_setup import resolve_scorer
@@ -55,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"{path}: {line}")
         return 1
     log.info("config %s loaded: %s", config.version, redacted(config))
+    tune_malloc(config.server.malloc_tuning)  # before the model and state are loaded
     host = args.host or config.server.host
     port = args.port if args.port is not None else config.server.port
     admin_port = args.admin_port if args.admin_port is not None else config.server.admin_port

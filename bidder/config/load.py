@@ -284,6 +284,7 @@ def _build_server(s: Section | None, environ: Mapping[str, str]) -> ServerSettin
         max_connections=s.integer("max_connections", d.max_connections, lo=1),
         bidlog_retention_days=s.integer("bidlog_retention_days", d.bidlog_retention_days, lo=1),
         tag_retention_days=s.integer("tag_retention_days", d.tag_retention_days, lo=1),
+        malloc_tuning=s.flag("malloc_tuning", d.malloc_tuning),
         user_id_salt_env=_env_name(s, "user_id_salt_env", d.user_id_salt_env),
     )
     if server.tmax_margin_ms >= server.default_tmax_ms:

@@ -250,6 +250,7 @@ class ServerSettings:
     max_connections: int = 1024  # open connections per listener; more are answered 503
     bidlog_retention_days: int = 30  # dated bid log files older than this are deleted
     tag_retention_days: int = 30  # cap on audience tag TTLs
+    malloc_tuning: bool = True  # glibc mallopt at startup (bidder/malloc.py); false: leave it
     user_id_salt_env: str = "RTB_USER_SALT"
     user_id_salt: str | None = field(default=None, repr=False)
 

@@ -349,7 +349,7 @@ def test_parse_config_reads_every_server_setting() -> None:
         "bidlog_path": None, "max_body_bytes": 1024, "max_imps": 3, "user_id_salt_env": "SALT",
         "max_json_depth": 8, "max_decompressed_bytes": 4096, "body_read_timeout_ms": 50,
         "header_read_timeout_ms": 60, "max_connections": 10, "bidlog_retention_days": 2,
-        "tag_retention_days": 3,
+        "tag_retention_days": 3, "malloc_tuning": False,
     }  # fmt: skip
     keys = {f.name for f in dataclasses.fields(ServerSettings) if f.repr}
     assert set(changed) == keys, "a new ServerSettings field needs a line here and in load.py"

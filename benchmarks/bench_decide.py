@@ -2,14 +2,17 @@
 
 Stages (the same code ``Auction.decide`` and the bid handler run, timed one by one):
 parse (``parse_bid_request``), targeting (user context, compiled index, campaign and
-creative checks), features (``raw_from_candidate`` + ``encode_into`` the preallocated
-buffer), scoring (tree predictor + calibration), pricing (``Auction._price`` minus the
-ledger), ledger (``reserve``/dedupe lookups), render (``render_response``, bids only).
-``end_to_end`` is parse + ``decide`` + render as the handler calls them. Then py-spy
+creative checks), features (``encode_candidates_into`` the preallocated buffer, or
+``raw_from_candidate`` + ``encode_into`` for an encoder without it), scoring (tree
+predictor + calibration), pricing (``Auction._price`` minus the ledger), ledger (``reserve``/dedupe lookups), render (``render_response``, bids only).
+``end_to_end`` is parse + ``decide`` + render as the handler calls them (wall time per
+request, and the CPU time of the best pass). Stage figures are the best of the passes (a
+noisy neighbour only adds time; the mean of all passes is kept too). Then py-spy
 records the slowest stage looping alone and saves a flame graph (speedscope JSON).
 
 Run: ``.venv/bin/python benchmarks/bench_decide.py --model /tmp/model [--predictor
-compiled]``; writes ``benchmarks/results/decide-<date>.json`` (+ the flame graph).
+compiled] [--tag -after]``; writes ``benchmarks/results/decide-<date><tag>.json`` (+ the
+flame graph), never over an existing file.
 """
 
 from __future__ import annotations
@@ -38,25 +41,42 @@ STAGES = ("parse", "targeting", "features", "scoring", "pricing", "ledger", "ren
 
 
 class _TimedLedger:
-    """Wraps the ledger: accumulates the time spent in it (the 'ledger' stage)."""
+    """Wraps the ledger: accumulates the time spent in it (the 'ledger' stage).
+
+    The four calls ``decide`` makes are plain methods (a ``__getattr__`` closure per call
+    would add its own cost to the pricing stage); everything else is passed through.
+    """
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
         self.spent = 0.0
 
     def __getattr__(self, name: str) -> Any:
-        attr = getattr(self.inner, name)
-        if name not in ("reserve", "reservation_micros", "is_charged", "release"):
-            return attr
+        return getattr(self.inner, name)
 
-        def timed(*a: Any, **kw: Any) -> Any:
-            t = time.perf_counter()
-            try:
-                return attr(*a, **kw)
-            finally:
-                self.spent += time.perf_counter() - t
+    def reserve(self, key: str, campaign_id: str, arm: str, amount_micros: int, now: float) -> bool:
+        t = time.perf_counter()
+        ok: bool = self.inner.reserve(key, campaign_id, arm, amount_micros, now)
+        self.spent += time.perf_counter() - t
+        return ok
 
-        return timed
+    def reservation_micros(self, key: str) -> int | None:
+        t = time.perf_counter()
+        held: int | None = self.inner.reservation_micros(key)
+        self.spent += time.perf_counter() - t
+        return held
+
+    def is_charged(self, key: str) -> bool:
+        t = time.perf_counter()
+        charged: bool = self.inner.is_charged(key)
+        self.spent += time.perf_counter() - t
+        return charged
+
+    def release(self, key: str, now: float) -> bool:
+        t = time.perf_counter()
+        released: bool = self.inner.release(key, now)
+        self.spent += time.perf_counter() - t
+        return released
 
 
 def build(model: Path | None, predictor: str) -> tuple[Any, list[bytes]]:
@@ -110,15 +130,20 @@ def breakdown(runtime: Any, bodies: list[bytes], passes: int) -> dict[str, Any]:
     scorer = auction.scorer
     timed = _TimedLedger(auction.ledger)
     auction.ledger = timed
-    totals = dict.fromkeys(STAGES, 0.0)
+    pass_totals: list[dict[str, float]] = []
     e2e: list[float] = []
+    e2e_cpu_s: list[float] = []
     n = bids = candidates = 0
     has_encoder = hasattr(scorer, "encoder")
+    # the scorer's own encoding path when it has one (features of all candidates at once)
+    by_jobs = has_encoder and hasattr(scorer.encoder, "encode_candidates_into")
     import numpy as np
 
     buf = np.zeros((64, scorer.encoder.n_columns), dtype=np.float32) if has_encoder else None
     pc = time.perf_counter
     for _ in range(passes):
+        totals = dict.fromkeys(STAGES, 0.0)
+        pass_totals.append(totals)
         for body in bodies:
             now_s = time.time()
             now = dt.datetime.fromtimestamp(now_s, dt.UTC)
@@ -133,7 +158,12 @@ def breakdown(runtime: Any, bodies: list[bytes], passes: int) -> dict[str, Any]:
             t3 = t4 = t2
             pctrs: list[float] = []
             if cands:
-                if has_encoder:
+                if by_jobs:
+                    x = buf[: len(cands)]  # type: ignore[index]
+                    scorer.encoder.encode_candidates_into(x, [(ctx, cands)])
+                    t3 = pc()
+                    pctrs = scorer.score_encoded(x).tolist()
+                elif has_encoder:
                     raws = [raw_from_candidate(ctx, c) for c in cands]
                     x = buf[: len(raws)]  # type: ignore[index]
                     scorer.encoder.encode_into(x, raws)
@@ -167,7 +197,11 @@ def breakdown(runtime: Any, bodies: list[bytes], passes: int) -> dict[str, Any]:
             n += 1
             bids += len(result)
             candidates += len(cands)
-            # end to end: what the handler runs
+        # end to end: what the handler runs, the whole pass timed in CPU time as well
+        now_s = time.time()
+        now = dt.datetime.fromtimestamp(now_s, dt.UTC)
+        cpu0 = time.process_time()
+        for body in bodies:
             s = pc()
             parsed, _ = parse_bid_request(body)
             d = auction.decide(parsed, runtime.plan, now, "default")
@@ -175,30 +209,33 @@ def breakdown(runtime: Any, bodies: list[bytes], passes: int) -> dict[str, Any]:
                 render_response(d, runtime.config, runtime.signer, int(now_s))
             e2e.append(pc() - s)
             auction.cancel(d, now)
+        e2e_cpu_s.append((time.process_time() - cpu0) / len(bodies))
     auction.ledger = timed.inner
-    per = {k: round(v / n * 1e6, 2) for k, v in totals.items()}
+    n_pass = len(bodies)
+    # a noisy neighbour only ever adds time: the best pass of each stage is the estimate
+    per = {k: round(min(t[k] for t in pass_totals) / n_pass * 1e6, 2) for k in STAGES}
+    per_mean = {k: round(sum(t[k] for t in pass_totals) / n * 1e6, 2) for k in STAGES}
     e2e.sort()
     return {
         "requests_per_pass": len(bodies),
         "passes": passes,
         "us_per_request_by_stage": per,
+        "us_per_request_by_stage_mean_of_passes": per_mean,
         "us_per_request_sum_of_stages": round(sum(per.values()), 2),
         "end_to_end_us": {
             "mean": round(statistics.fmean(e2e) * 1e6, 2),
             "p50": round(e2e[len(e2e) // 2] * 1e6, 2),
             "p99": round(e2e[int(len(e2e) * 0.99)] * 1e6, 2),
+            "cpu_best_pass": round(min(e2e_cpu_s) * 1e6, 2),
         },
         "bids_per_request": round(bids / n, 3),
         "candidates_per_request": round(candidates / n, 3),
-        "stage_share": {
-            k: round(v / max(sum(totals.values()), 1e-12), 3) for k, v in totals.items()
-        },
+        "stage_share": {k: round(v / max(sum(per.values()), 1e-12), 3) for k, v in per.items()},
     }
 
 
 def _stage_loop(runtime: Any, bodies: list[bytes], stage: str, seconds: float) -> None:
     """Loop one stage alone (what py-spy records)."""
-    from bidder.features import raw_from_candidate
     from bidder.openrtb.request import parse_bid_request
     from bidder.openrtb.response import render_response
 
@@ -227,8 +264,7 @@ def _stage_loop(runtime: Any, bodies: list[bytes], stage: str, seconds: float) -
 
     def features() -> None:
         for _, _, ctx, cands in with_cands:
-            raws = [raw_from_candidate(ctx, c) for c in cands]
-            scorer.encoder.encode_into(scorer._buffer[: len(raws)], raws)
+            scorer.encoder.encode_candidates_into(scorer._buffer[: len(cands)], [(ctx, cands)])
 
     def scoring() -> None:
         for _, _, ctx, cands in with_cands:
@@ -287,6 +323,11 @@ def main() -> int:
     p.add_argument("--out", type=Path, default=RESULTS)
     p.add_argument("--tag", default="")
     args = p.parse_args()
+    date = dt.date.today().isoformat()
+    stem = f"decide-{date}{args.tag}"
+    if not args.loop_stage and (args.out / f"{stem}.json").exists():
+        print(f"{args.out / f'{stem}.json'} exists: name a new run with --tag", file=sys.stderr)
+        return 1
     runtime, bodies = build(args.model, args.predictor)
     if args.loop_stage:
         _stage_loop(runtime, bodies, args.loop_stage, args.seconds)
@@ -294,9 +335,7 @@ def main() -> int:
     result = breakdown(runtime, bodies, args.passes)
     per = result["us_per_request_by_stage"]
     slowest = max(per, key=lambda k: per[k])
-    date = dt.date.today().isoformat()
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = f"decide-{date}{args.tag}"
     flame_path = args.out / f"{stem}-flame-{slowest}.speedscope.json"
     err = (
         None

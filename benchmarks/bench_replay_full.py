@@ -2,9 +2,9 @@
 
 Baselines measured in the same run on the same rows: a loop that only reads the log rows
 (``market_rows``), and one that also serialises and parses each request. Writes
-``benchmarks/results/replay-full-<date>.json``.
+``benchmarks/results/replay-full-<date>-<prior|model><tag>.json`` (never over an existing file).
 
-    .venv/bin/python benchmarks/bench_replay_full.py [--model models/default] [--repeat 3]
+    .venv/bin/python benchmarks/bench_replay_full.py [--model models/default] [--repeat 3] [--tag -after]
 """
 
 from __future__ import annotations
@@ -43,6 +43,8 @@ def main() -> int:
     ap.add_argument("--log", type=Path, default=data_dir() / "ipinyou/camp2259-raw/train.log.txt")
     ap.add_argument("--model", type=Path, default=None, help="model dir (default: priors)")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--tag", default="", help="suffix of the result name, e.g. -after")
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = ap.parse_args()
     rows = load_rows(args.log)
     n = len(rows)
@@ -96,7 +98,11 @@ def main() -> int:
         "target_met": n / t_full >= 20_000,
     }
     tag = "model" if args.model is not None else "prior"
-    out = ROOT / "benchmarks" / "results" / f"replay-full-{result['date']}-{tag}.json"
+    out = args.out / f"replay-full-{result['date']}-{tag}{args.tag}.json"
+    if out.exists():  # dated results are kept: name a new run with --tag
+        print(json.dumps(result["auctions_per_s"]), f"(not written: {out} exists)")
+        return 1
+    args.out.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
     print(json.dumps(result["auctions_per_s"]), "->", out)
     return 0

@@ -157,6 +157,7 @@ class Auction:
             hour=hour,
             weekday=weekday,
             tag_lookup=partial(self._tags, request, user_hash, ts),
+            now_s=ts,
         )
 
     def _tags(self, request: BidRequest, user_hash: str | None, ts: float) -> frozenset[str]:
@@ -288,7 +289,7 @@ class Auction:
         request = ctx.request
         campaign_ok: dict[str, NoBidReason | None] = {}
         out: list[Candidate] = []
-        ts = ctx.now.timestamp()
+        ts = ctx.now_s
         for imp_index, imp in enumerate(request.imp):
             if not imp.id or not request.id:
                 _count(rejections, NoBidReason.MISSING_ID)
@@ -377,29 +378,35 @@ class Auction:
     ) -> list[Bid]:
         """Price every candidate, keep the best per imp, then reserve budget for it."""
         best: dict[int, tuple[int, float, Candidate, str]] = {}
+        pacing_of = self.pacing.multiplier
+        participation = self.participation
+        request = ctx.request
+        user_hash = ctx.user_hash
         for cand, pctr in zip(candidates, pctrs, strict=True):
             campaign = cand.campaign
-            pacing = self.pacing.multiplier(campaign.id)
+            campaign_id = campaign.id
+            pacing = pacing_of(campaign_id)
             if pacing <= 0.0:
                 _count(rejections, NoBidReason.PACING)
                 continue
-            arm = arm_key(ctx, campaign.id, cand.creative.id)
-            table = self.participation.table(plan, campaign)
+            arm = arm_key(ctx, campaign_id, cand.creative.id)
+            table = participation.table(plan, campaign)
             if table is not None and not participates(
                 table,
                 group_arm(arm, campaign.optimizer.grouping),
-                ctx.request.id,
+                request.id,
                 cand.imp.id,
-                campaign.id,
+                campaign_id,
             ):
                 _count(rejections, NoBidReason.PLAN)
                 continue
-            variant = variant_for(campaign, ctx.user_hash)
-            multiplier = plan.multiplier(campaign.id)
-            if variant is not None:  # A/B test: the user's variant of the campaign
-                arm = with_variant(arm, variant)
-                multiplier *= variant.bid_multiplier
-                campaign = variant_campaign(campaign, variant)
+            multiplier = plan.multiplier(campaign_id)
+            if campaign.optimizer.experiment is not None:
+                variant = variant_for(campaign, user_hash)
+                if variant is not None:  # A/B test: the user's variant of the campaign
+                    arm = with_variant(arm, variant)
+                    multiplier *= variant.bid_multiplier
+                    campaign = variant_campaign(campaign, variant)
             price = price_micros(campaign, pctr, pacing, multiplier)
             if price <= 0:
                 _count(rejections, NoBidReason.ZERO_PRICE)
@@ -411,14 +418,18 @@ class Auction:
             if held is None or price > held[0]:
                 best[cand.imp_index] = (price, pctr, cand, arm)
         bids: list[Bid] = []
-        ts = ctx.now.timestamp()
-        request = ctx.request
-        for imp_index in sorted(best):
+        if not best:
+            return bids
+        ts = ctx.now_s
+        ledger = self.ledger
+        for imp_index in sorted(best) if len(best) > 1 else best:
             price, pctr, cand, arm = best[imp_index]
-            bid_id = _bid_id(request.id, cand.imp.id)
+            imp_id = cand.imp.id
+            bid_id = _bid_id(request.id, imp_id)
+            campaign_id = cand.campaign.id
             reserved = False
             if not request.test:
-                held_micros = self.ledger.reservation_micros(bid_id)
+                held_micros = ledger.reservation_micros(bid_id)
                 if held_micros is not None:
                     # The same auction again (an exchange retry): the first bid's
                     # reservation covers it, so bid at most what is reserved.
@@ -426,32 +437,21 @@ class Auction:
                     if not clears_floor(price, cand.floor_micros):
                         _count(rejections, NoBidReason.BELOW_FLOOR)
                         continue
-                elif self.ledger.is_charged(bid_id):
+                elif ledger.is_charged(bid_id):
                     _count(rejections, NoBidReason.DUPLICATE_AUCTION)
                     continue
-                elif self.ledger.reserve(bid_id, cand.campaign.id, arm, price, ts):
+                elif ledger.reserve(bid_id, campaign_id, arm, price, ts):
                     reserved = True
                 else:
                     _count(rejections, NoBidReason.BUDGET)
                     continue
             bids.append(
                 Bid(
-                    id=bid_id,
-                    imp_id=cand.imp.id,
-                    campaign_id=cand.campaign.id,
-                    creative=cand.creative,
-                    media_type=cand.media_type,
-                    price_micros=price,
-                    floor_micros=cand.floor_micros,
-                    pctr=pctr,
-                    arm=arm,
-                    deal_id=cand.deal_id,
-                    variant=split_variant(arm)[1],
-                    reserved=reserved,
-                    w=cand.w,
-                    h=cand.h,
+                    bid_id, imp_id, campaign_id, cand.creative, cand.media_type, price,
+                    cand.floor_micros, pctr, arm, cand.deal_id, reserved, cand.w, cand.h,
+                    split_variant(arm)[1],
                 )
-            )
+            )  # fmt: skip
         return bids
 
 

@@ -29,6 +29,7 @@ class AuctionContext:
         "exchange",
         "hour",
         "now",
+        "now_s",
         "request",
         "user_data_allowed",
         "user_hash",
@@ -46,9 +47,11 @@ class AuctionContext:
         hour: int = 0,  # local hour in server.timezone, 0-23
         weekday: int = 0,  # local weekday, Monday = 0
         tag_lookup: Callable[[], frozenset[str]] | None = None,
+        now_s: float | None = None,  # ``now.timestamp()``, when the caller has it
     ) -> None:
         self.request = request
         self.now = now
+        self.now_s = now.timestamp() if now_s is None else now_s
         self.exchange = exchange
         self.user_hash = user_hash
         self.user_data_allowed = user_data_allowed

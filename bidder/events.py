@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from msgspec import Struct
 
 from bidder.armstats import ArmBook
-from bidder.config.model import ChargeOn, Config
+from bidder.config.model import Campaign, ChargeOn, Config
 from bidder.errors import NoticeError
 from bidder.ledger.base import ChargeResult, Ledger
 from bidder.metrics import Metrics
@@ -84,7 +84,7 @@ class NoticeProcessor:
         except NoticeError as err:
             self.metrics.notice_errors.labels(facts.kind.value, err.reason).inc()
             return NoticeOutcome(status=err.status, result=err.reason, facts=facts)
-        self.metrics.notices.labels(facts.kind.value, outcome.result).inc()
+        self.metrics.notices.labels(facts.kind._value_, outcome.result).inc()
         return outcome
 
     def _handle(self, kind: NoticeKind, query: Mapping[str, str], now_s: float) -> NoticeOutcome:
@@ -104,24 +104,29 @@ class NoticeProcessor:
             return NoticeOutcome(200, "test", facts, price)
         campaign = self._config().campaign(facts.campaign_id)
         charge_on = campaign.charge_on if campaign is not None else ChargeOn.WIN
+        label = facts.campaign_id if campaign is not None else "other"
         if kind is NoticeKind.WIN:
-            self.metrics.wins.labels(self._label(facts.campaign_id)).inc()
+            self.metrics.wins.labels(label).inc()
         if (kind is NoticeKind.WIN) != (charge_on is ChargeOn.WIN):
             return NoticeOutcome(200, "recorded", facts, price)
-        return self._charge(facts, price, now_s)
+        return self._charge(facts, price, now_s, campaign, label)
 
-    def _charge(self, facts: NoticeFacts, price: int, now_s: float) -> NoticeOutcome:
+    def _charge(
+        self, facts: NoticeFacts, price: int, now_s: float, campaign: Campaign | None, label: str
+    ) -> NoticeOutcome:
         result = self.ledger.charge(facts.key, price, now_s)
         if result is ChargeResult.CHARGED:
-            label = self._label(facts.campaign_id)
-            self.metrics.charges.labels(label).inc()
-            self.metrics.charged_micros.labels(label).inc(price)
-            self._count_impression(facts, now_s)
+            metrics = self.metrics
+            metrics.charges.labels(label).inc()
+            metrics.charged_micros.labels(label).inc(price)
+            cap = campaign.frequency_cap if campaign is not None else None
+            if cap is not None and facts.user_hash:
+                self.frequency.record(facts.user_hash, facts.campaign_id, cap.window_s, now_s)
             self.arms.record_impression(facts.campaign_id, facts.arm, price)
-            version = self.metrics.model_label(facts.model_version)
-            self.metrics.model_impressions.labels(version).inc()
+            version = metrics.model_label(facts.model_version)
+            metrics.model_impressions.labels(version).inc()
             if facts.pctr is not None:
-                self.metrics.model_predicted_clicks.labels(version).inc(facts.pctr)
+                metrics.model_predicted_clicks.labels(version).inc(facts.pctr)
             return NoticeOutcome(200, "charged", facts, price)
         if result is ChargeResult.DUPLICATE:
             raise NoticeError("replayed", "notice already charged", 409)
@@ -130,13 +135,6 @@ class NoticeProcessor:
         if result is ChargeResult.EXPIRED_NO_BUDGET:
             raise NoticeError("expired_no_budget", "reservation expired and budget is gone", 410)
         raise NoticeError("unknown_bid", "no open bid for this notice", 404)
-
-    def _count_impression(self, facts: NoticeFacts, now_s: float) -> None:
-        campaign = self._config().campaign(facts.campaign_id)
-        if campaign is None or campaign.frequency_cap is None or not facts.user_hash:
-            return
-        cap = campaign.frequency_cap
-        self.frequency.record(facts.user_hash, facts.campaign_id, cap.window_s, now_s)
 
     def _loss(self, facts: NoticeFacts, query: Mapping[str, str], now_s: float) -> NoticeOutcome:
         if self.ledger.is_charged(facts.key):

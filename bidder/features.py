@@ -208,8 +208,25 @@ def floor_bucket(floor_cpm: float) -> str:
 def _label(value: object) -> str:
     if value is None:
         return UNKNOWN
-    s = str(value).strip()
+    if type(value) is str:  # sites, regions, cities repeat: clean each string once
+        label = _LABELS.get(value)
+        if label is None:
+            label = _clean_label(value)
+            if len(_LABELS) >= _LABELS_MAX:
+                _LABELS.clear()
+            _LABELS[value] = label
+        return label
+    return _clean_label(str(value))
+
+
+def _clean_label(raw: str) -> str:
+    s = raw.strip()
     return s if s and s.lower() != "null" else UNKNOWN
+
+
+_FEW_STORES = 16  # below this many cells, scalar stores beat one fancy-indexed store
+_LABELS: dict[str, str] = {}
+_LABELS_MAX = 65_536
 
 
 # --- adapters -----------------------------------------------------------------------------
@@ -228,16 +245,48 @@ def raw_from_candidates(ctx: AuctionContext, cands: Iterable[Candidate]) -> list
     tags = tuple(sorted(ctx.tags))
     out = []
     for cand in cands:
-        size, position = _size_position(cand)
+        size, position, media, campaign, creative, bucket = candidate_labels(cand)
         out.append(
             RawFeatures(
-                exchange, site, publisher, size, position, cand.media_type, device_type,
+                exchange, site, publisher, size, position, media, device_type,
                 os_name, browser, connection, country, region, city, hour, weekday,
-                cand.campaign.id, cand.creative.id,
-                floor_bucket(micros_to_cpm(cand.floor_micros)), tags,
+                campaign, creative, bucket, tags,
             )
         )  # fmt: skip
     return out
+
+
+def request_labels(ctx: AuctionContext) -> tuple[str, ...]:
+    """The request's part of ``RawFeatures``: (exchange, site, publisher, device_type, os,
+    browser, connection, country, region, city, hour, weekday)."""
+    return (*_inventory_device(ctx), *_geo(ctx), str(ctx.hour), str(ctx.weekday))
+
+
+def candidate_labels(cand: Candidate) -> tuple[str, str, str, str, str, str]:
+    """The candidate's part of ``RawFeatures``: (size, position, format, campaign,
+    creative, floor_bucket)."""
+    size, position = _size_position(cand)
+    return (
+        size,
+        position,
+        cand.media_type,
+        cand.campaign.id,
+        cand.creative.id,
+        _floor_bucket_of_micros(cand.floor_micros),
+    )
+
+
+_BUCKET_OF_MICROS: dict[int, str] = {}  # floors repeat: a few hundred distinct values
+
+
+def _floor_bucket_of_micros(floor_micros: int) -> str:
+    bucket = _BUCKET_OF_MICROS.get(floor_micros)
+    if bucket is None:
+        bucket = floor_bucket(micros_to_cpm(floor_micros))
+        if len(_BUCKET_OF_MICROS) >= 65_536:
+            _BUCKET_OF_MICROS.clear()
+        _BUCKET_OF_MICROS[floor_micros] = bucket
+    return bucket
 
 
 def _inventory_device(ctx: AuctionContext) -> tuple[str, str, str, str, str, str, str]:
@@ -515,6 +564,76 @@ class FeatureEncoder:
                 col = get(tag)
                 if col is not None:
                     out[i, col] = 1.0
+
+    def encode_candidates_into(
+        self,
+        out: npt.NDArray[np.float32],
+        jobs: Sequence[tuple[AuctionContext, Sequence[Candidate]]],
+    ) -> int:
+        """``encode_into(out, raws)`` for the candidates of several requests, without
+        building ``RawFeatures``: each request's labels are looked up once. The same codes
+        as ``raw_from_candidates`` + ``encode_into`` (the labels come from the same
+        functions). Returns the number of rows filled."""
+        if self.spec != RTB_SPEC:
+            raws = [raw for ctx, cands in jobs for raw in raw_from_candidates(ctx, cands)]
+            self.encode_into(out, raws)
+            return len(raws)
+        m = self._value_to_code
+        # column order of RTB_CATEGORICAL: the request's labels at 0-2 and 6-14
+        m_ex, m_site, m_pub, m_size, m_pos, m_fmt, m_dev, m_os, m_br = m[:9]
+        m_conn, m_country, m_region, m_city, m_hour, m_wd, m_camp, m_cr, m_floor = m[9:]
+        other = OTHER_CODE
+        rows: list[list[int]] = []
+        counts: list[int] = []
+        tag_rows: list[int] = []
+        tag_cols: list[int] = []
+        get_tag = self._tag_to_column.get
+        for ctx, cands in jobs:
+            ex, site, pub, dev, os_name, br, conn, country, region, city, hour, wd = request_labels(
+                ctx
+            )
+            c_ex, c_site, c_pub = (
+                m_ex.get(ex, other),
+                m_site.get(site, other),
+                m_pub.get(pub, other),
+            )
+            c_dev, c_os, c_br = m_dev.get(dev, other), m_os.get(os_name, other), m_br.get(br, other)
+            c_conn, c_country = m_conn.get(conn, other), m_country.get(country, other)
+            c_region, c_city = m_region.get(region, other), m_city.get(city, other)
+            c_hour, c_wd = m_hour.get(hour, other), m_wd.get(wd, other)
+            tags = ctx.tags
+            tag_columns = [col for col in map(get_tag, tags) if col is not None]
+            for cand in cands:
+                size, pos, fmt, camp, cr, floor = candidate_labels(cand)
+                row_index = len(rows)
+                rows.append(
+                    [
+                        c_ex, c_site, c_pub, m_size.get(size, other), m_pos.get(pos, other),
+                        m_fmt.get(fmt, other), c_dev, c_os, c_br, c_conn, c_country, c_region,
+                        c_city, c_hour, c_wd, m_camp.get(camp, other), m_cr.get(cr, other),
+                        m_floor.get(floor, other),
+                    ]
+                )  # fmt: skip
+                counts.append(len(tags))
+                tag_rows.extend([row_index] * len(tag_columns))
+                tag_cols.extend(tag_columns)
+        n = len(rows)
+        if n == 0:
+            return 0
+        n_cat = len(self.spec.categorical)
+        out[:n, :n_cat] = rows
+        out[:n, n_cat:] = 0.0
+        count_column = self._tag_offset - 1
+        if n == 1:  # one store is cheaper than building an index array
+            out[0, count_column] = counts[0]
+        else:
+            out[:n, count_column] = counts
+        if len(tag_rows) > _FEW_STORES:
+            out[tag_rows, tag_cols] = 1.0
+        else:
+            for row_index, column in zip(tag_rows, tag_cols, strict=True):
+                out[row_index, column] = 1.0
+        return n
 
     def encode(self, raws: Sequence[RawFeatures]) -> npt.NDArray[np.float32]:
         out = np.empty((len(raws), self.n_columns), dtype=np.float32)

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from bidder.ledger.base import Spend
 from bidder.openrtb.nbr import NoBidReason
+
+if TYPE_CHECKING:
+    from bidder.pacer import Pacer
 
 _LATENCY_BUCKETS_S = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.02, 0.05, 0.1, 0.25)
 _RATIO_BUCKETS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 0.8, 1.0, 2.0)
@@ -196,3 +202,45 @@ class Metrics:
     def set_config(self, version: str) -> None:
         self.config_info.clear()
         self.config_info.labels(version).set(1)
+
+
+class MoneyGauges:
+    """Sets the per-campaign money and pacing gauges on every tick, and only those that
+    changed: most ticks move nothing, and a gauge ``set`` takes a lock."""
+
+    def __init__(self) -> None:
+        self._metrics: Metrics | None = None
+        self._last: dict[str, tuple[int, int, int, int, int, float]] = {}
+
+    def refresh(self, metrics: Metrics, spends: Mapping[str, Spend], pacer: Pacer) -> None:
+        if metrics is not self._metrics:
+            self._metrics = metrics
+            self._last = {}
+        last = self._last
+        for campaign_id, spend in spends.items():
+            values = (
+                spend.total_micros,
+                spend.today_micros,
+                spend.remaining_total_micros,
+                spend.remaining_today_micros,
+                spend.reserved_micros,
+                pacer.multiplier(campaign_id),
+            )
+            before = last.get(campaign_id)
+            if before == values:
+                continue
+            last[campaign_id] = values
+            total, today, remaining_total, remaining_today, reserved, pacing = values
+            m = metrics
+            if before is None or before[0] != total:
+                m.spend.labels(campaign_id, "total").set(total)
+            if before is None or before[1] != today:
+                m.spend.labels(campaign_id, "today").set(today)
+            if before is None or before[2] != remaining_total:
+                m.remaining.labels(campaign_id, "total").set(remaining_total)
+            if before is None or before[3] != remaining_today:
+                m.remaining.labels(campaign_id, "today").set(remaining_today)
+            if before is None or before[4] != reserved:
+                m.reserved.labels(campaign_id).set(reserved)
+            if before is None or before[5] != pacing:
+                m.pacing.labels(campaign_id).set(pacing)

@@ -11,13 +11,14 @@ so old URLs stay valid while both keys are configured.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import math
 import re
+from binascii import b2a_base64
 from collections.abc import Mapping
 from enum import Enum
+from typing import Protocol
 from urllib.parse import quote
 
 from msgspec import Struct
@@ -67,14 +68,21 @@ class NoticeSigner:
     def __init__(self, keys: Mapping[str, str], current: str, base_url: str) -> None:
         if current not in keys:
             raise ValueError(f"current notice key {current!r} is not in the keyring")
-        # keyed HMAC states, copied per signature (cheaper than re-keying every time)
-        self._macs = {
-            k: hmac.new(v.encode("utf-8"), digestmod=hashlib.sha256) for k, v in keys.items()
+        # keyed HMAC states, copied per signature (cheaper than re-keying every time); the
+        # C object under ``hmac.HMAC`` when there is one (its ``copy`` skips Python code)
+        self._macs: dict[str, _Mac] = {
+            k: _c_mac(hmac.new(v.encode("utf-8"), digestmod=hashlib.sha256))
+            for k, v in keys.items()
         }
         self._current = current
         self._base = base_url.rstrip("/")
         self._prefix = {kind: f"{self._base}/{kind.value}?" for kind in NoticeKind}
         self._suffix = {kind: f"&k={current}&s=" for kind in NoticeKind}
+        # (signed prefix, URL start, URL middle, macros) for win, bill, loss, click
+        self._bid_kinds = tuple(
+            (f"{kind.value}?", self._prefix[kind], self._suffix[kind], _MACROS[kind])
+            for kind in (NoticeKind.WIN, NoticeKind.BILL, NoticeKind.LOSS, NoticeKind.CLICK)
+        )
 
     @staticmethod
     def body(facts: Mapping[str, str]) -> str:
@@ -89,6 +97,17 @@ class NoticeSigner:
         """Signed URL for ``kind`` from a prebuilt ``body``."""
         sig = self._sign(self._current, kind.value, body)
         return f"{self._prefix[kind]}{body}{self._suffix[kind]}{sig}{_MACROS[kind]}"
+
+    def bid_urls(self, body: str, click: bool) -> tuple[str, str, str, str | None]:
+        """``url_for`` WIN, BILL, LOSS and (if ``click``) CLICK of one bid's ``body``."""
+        mac = self._macs[self._current]
+        urls: list[str] = []
+        for signed, start, middle, macros in self._bid_kinds[: 4 if click else 3]:
+            copy = mac.copy()
+            copy.update(f"{signed}{body}".encode())
+            sig = b2a_base64(copy.digest()[:18], newline=False).translate(_URLSAFE).decode()
+            urls.append(f"{start}{body}{middle}{sig}{macros}")
+        return urls[0], urls[1], urls[2], urls[3] if click else None
 
     def verify(
         self, kind: NoticeKind, query: Mapping[str, str], now_s: float, ttl_s: int
@@ -131,7 +150,23 @@ class NoticeSigner:
     def _sign(self, key_id: str, kind: str, body: str) -> str:
         mac = self._macs[key_id].copy()
         mac.update(f"{kind}?{body}".encode())
-        return base64.urlsafe_b64encode(mac.digest()[:18]).decode("ascii")
+        return b2a_base64(mac.digest()[:18], newline=False).translate(_URLSAFE).decode()
+
+
+class _Mac(Protocol):
+    def copy(self) -> _Mac: ...
+
+    def update(self, data: bytes) -> None: ...
+
+    def digest(self) -> bytes: ...
+
+
+_URLSAFE = bytes.maketrans(b"+/", b"-_")  # base64 -> base64url (18 bytes: no padding)
+
+
+def _c_mac(mac: hmac.HMAC) -> _Mac:
+    inner = getattr(mac, "_hmac", None)  # CPython with OpenSSL: a _hashlib.HMAC
+    return inner if inner is not None else mac
 
 
 _UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")

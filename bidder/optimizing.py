@@ -305,6 +305,10 @@ class OptimizerService:
         enabled = self.campaigns()
         return float(min((c.optimizer.step_interval_s for c in enabled), default=300))
 
+    def is_due(self, now_s: float) -> bool:
+        """Whether ``run_due(now_s)`` would do anything (arm or step); never changes state."""
+        return self.next_step_s is None or now_s >= self.next_step_s
+
     def run_due(self, now_s: float) -> PlanLog | None:
         """Step when ``now_s`` has reached the next step time (the first call only arms it)."""
         if self.next_step_s is None:

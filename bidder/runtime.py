@@ -17,7 +17,7 @@ from bidder.bidlog import BidLog
 from bidder.config.model import BackendKind, Config
 from bidder.events import NoticeProcessor
 from bidder.ledger.embedded import EmbeddedLedger
-from bidder.metrics import Metrics
+from bidder.metrics import Metrics, MoneyGauges
 from bidder.notices import NoticeSigner
 from bidder.openrtb.request import DEFAULT_LIMITS, ParseLimits
 from bidder.pacer import Pacer
@@ -61,6 +61,7 @@ class Runtime:
     reload_errors: list[str] = field(default_factory=list)
     fleet: FleetService | None = None  # backend.kind redis: background sync with Redis
     notice_relay: NoticeRelay | None = None  # server.workers > 1 (bidder.workers)
+    _gauges: MoneyGauges = field(default_factory=MoneyGauges)
 
     @property
     def parse_limits(self) -> ParseLimits:
@@ -95,18 +96,13 @@ class Runtime:
     def tick(self) -> None:
         """Once a second: expire reservations, step pacing, refresh money gauges."""
         now = self.clock()
-        self.ledger.expire(now)
+        ledger = self.ledger
+        ledger.expire(now)
         setup = self.setup
-        self.pacer.tick(setup.config.campaigns, self.ledger, setup.tz, now)
-        m = self.metrics
-        for campaign in setup.config.campaigns:
-            spend = self.ledger.campaign_spend(campaign.id, now)
-            m.spend.labels(campaign.id, "total").set(spend.total_micros)
-            m.spend.labels(campaign.id, "today").set(spend.today_micros)
-            m.remaining.labels(campaign.id, "total").set(spend.remaining_total_micros)
-            m.remaining.labels(campaign.id, "today").set(spend.remaining_today_micros)
-            m.reserved.labels(campaign.id).set(spend.reserved_micros)
-            m.pacing.labels(campaign.id).set(self.pacer.multiplier(campaign.id))
+        campaigns = setup.config.campaigns
+        spends = {c.id: ledger.campaign_spend(c.id, now) for c in campaigns}
+        self.pacer.tick(campaigns, ledger, setup.tz, now, spends)
+        self._gauges.refresh(self.metrics, spends, self.pacer)
 
     def close(self) -> None:
         self.bidlog.flush()

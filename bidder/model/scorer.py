@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bidder.candidate import AuctionContext, Candidate
-from bidder.features import FeatureEncoder, raw_from_candidates
+from bidder.features import FeatureEncoder
 from bidder.model.calibration import Calibration
 
 
@@ -72,12 +72,11 @@ class LightGBMScorer:
     ) -> list[npt.NDArray[np.float64]]:
         """``score`` of several requests in one predictor call: a tree ensemble is cold in
         the CPU caches after the rest of a request's work, and warm for the next rows."""
-        raws = [raw for ctx, candidates in jobs for raw in raw_from_candidates(ctx, candidates)]
-        n = len(raws)
+        n = sum(len(candidates) for _, candidates in jobs)
         if n > len(self._buffer):
             self._buffer = np.zeros((n, self.encoder.n_columns), dtype=np.float32)
         x = self._buffer[:n]
-        self.encoder.encode_into(x, raws)
+        self.encoder.encode_candidates_into(x, jobs)
         pctrs = self.calibration.apply(self.predictor.predict_raw(x))
         out: list[npt.NDArray[np.float64]] = []
         start = 0

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 import orjson
 
-from bidder.config.model import Config
+from bidder.config.model import Campaign, Config, Creative
 from bidder.decision import Bid, Decision
-from bidder.notices import NoticeKind, NoticeSigner, escape_repeated, escape_value
+from bidder.notices import NoticeSigner, escape_repeated, escape_value
 from bidder.openrtb.types import MTYPE
 
 
 def price_cpm(bid: Bid, rate: float) -> float:
     """Bid price as CPM in the response currency (engine micros / 1000 / rate)."""
     return round(bid.price_micros / 1000.0 / rate, 6)
+
+
+def micros_to_response_cpm(price_micros: int, rate: float) -> float:
+    """``price_cpm`` of any price in engine micros (a clearing price, say)."""
+    return round(price_micros / 1000.0 / rate, 6)
 
 
 def notice_body(decision: Decision, bid: Bid, issued_s: int) -> str:
@@ -45,37 +50,73 @@ def render_markup(markup: str, click_url: str) -> str:
     )
 
 
+class _CreativeTail(NamedTuple):
+    """What a bid's JSON takes from its creative and campaign, worked out once."""
+
+    mtype: int
+    markup: str | None  # the adm (None: no markup)
+    click_macro: bool  # the markup holds a click macro (needs the signed click URL)
+    fields: dict[str, Any]  # adomain, cat, attr in response order (only those present)
+
+
+_TAILS: dict[tuple[int, int, str], tuple[Creative, Campaign | None, _CreativeTail]] = {}
+_TAILS_MAX = 4096
+
+
+def _creative_tail(creative: Creative, campaign: Campaign | None, media_type: str) -> _CreativeTail:
+    key = (id(creative), id(campaign), media_type)
+    held = _TAILS.get(key)
+    if held is not None and held[0] is creative and held[1] is campaign:
+        return held[2]
+    fields: dict[str, Any] = {}
+    adomain = creative.adomain or ((campaign.advertiser_domain,) if campaign is not None else ())
+    if adomain:
+        fields["adomain"] = list(adomain)
+    cat = creative.cat or (campaign.iab_categories if campaign is not None else ())
+    if cat:
+        fields["cat"] = list(cat)
+    if creative.attr:
+        fields["attr"] = sorted(creative.attr)
+    markup = creative.markup or None
+    tail = _CreativeTail(
+        MTYPE[media_type], markup, markup is not None and "{{CLICK_URL" in markup, fields
+    )
+    if len(_TAILS) >= _TAILS_MAX:
+        _TAILS.clear()
+    _TAILS[key] = (creative, campaign, tail)
+    return tail
+
+
 def render_bid(
     decision: Decision,
     bid: Bid,
     config: Config,
     signer: NoticeSigner,
     issued_s: int,
+    campaign: Campaign | None = None,
 ) -> dict[str, Any]:
+    """One bid's JSON object (``campaign``: the bid's campaign, looked up when omitted)."""
     creative = bid.creative
-    campaign = config.campaign(bid.campaign_id)
+    if campaign is None:
+        campaign = config.campaign(bid.campaign_id)
+    tail = _creative_tail(creative, campaign, bid.media_type)
     body = notice_body(decision, bid, issued_s)
+    nurl, burl, lurl, click_url = signer.bid_urls(body, tail.click_macro)
     out: dict[str, Any] = {
         "id": bid.id,
         "impid": bid.imp_id,
         "price": price_cpm(bid, decision.currency_rate),
-        "nurl": signer.url_for(NoticeKind.WIN, body),
-        "burl": signer.url_for(NoticeKind.BILL, body),
-        "lurl": signer.url_for(NoticeKind.LOSS, body),
+        "nurl": nurl,
+        "burl": burl,
+        "lurl": lurl,
         "cid": bid.campaign_id,
         "crid": creative.id,
-        "mtype": MTYPE[bid.media_type],
+        "mtype": tail.mtype,
     }
-    if creative.markup:
-        out["adm"] = render_markup(creative.markup, signer.url_for(NoticeKind.CLICK, body))
-    adomain = creative.adomain or ((campaign.advertiser_domain,) if campaign is not None else ())
-    if adomain:
-        out["adomain"] = list(adomain)
-    cat = creative.cat or (campaign.iab_categories if campaign is not None else ())
-    if cat:
-        out["cat"] = list(cat)
-    if creative.attr:
-        out["attr"] = sorted(creative.attr)
+    if tail.markup is not None:
+        out["adm"] = tail.markup if click_url is None else render_markup(tail.markup, click_url)
+    if tail.fields:
+        out.update(tail.fields)
     if bid.w is not None and bid.h is not None:
         out["w"] = bid.w
         out["h"] = bid.h
@@ -92,7 +133,9 @@ def render_response(
     for bid in decision.bids:
         campaign = config.campaign(bid.campaign_id)
         seat = campaign.seat if campaign is not None else None
-        seats.setdefault(seat, []).append(render_bid(decision, bid, config, signer, issued_s))
+        seats.setdefault(seat, []).append(
+            render_bid(decision, bid, config, signer, issued_s, campaign)
+        )
     seatbid: list[dict[str, Any]] = []
     for seat, bids in seats.items():
         entry: dict[str, Any] = {"bid": bids}

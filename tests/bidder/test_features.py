@@ -340,3 +340,51 @@ def test_raw_from_candidates_equals_one_by_one() -> None:
     batch = raw_from_candidates(ctx, [cand, other])
     assert batch == [raw_from_candidate(ctx, cand), raw_from_candidate(ctx, other)]
     assert batch[0].floor_bucket != batch[1].floor_bucket
+
+
+def _encoder_for(raws: list[RawFeatures]) -> FeatureEncoder:
+    columns, tags = _columns(raws)
+    return FeatureEncoder.fit(RTB_SPEC, columns, tags, min_count=1)
+
+
+def test_encode_candidates_into_equals_raw_features_then_encode_into() -> None:
+    """The scorer's path (no RawFeatures) gives the codes of the reference path, for
+    several requests at once, seen and unseen values, with and without tags."""
+    ctx, cand = make_candidate(site=Site(domain="a.example"), device=Device(ua=CHROME_WIN))
+    other = Candidate(0, cand.imp, cand.campaign, cand.creative, "banner", 99_000)
+    app_ctx, app_cand = make_candidate(
+        app=App(bundle="com.x"), device=Device(ua=SAFARI_IPHONE, os="iOS"), pos=None
+    )
+    bare = AuctionContext(request=app_ctx.request, now=app_ctx.now, exchange="adx9", user_hash=None)
+    jobs = [(ctx, [cand, other]), (app_ctx, [app_cand]), (bare, [app_cand])]
+    raws = [raw for c, cands in jobs for raw in raw_from_candidates(c, cands)]
+    encoder = _encoder_for(raws[:2])  # the app requests' values are unseen: code 0
+    reference = np.full((6, encoder.n_columns), 7.0, dtype=np.float32)
+    encoder.encode_into(reference, raws)
+    out = np.full((6, encoder.n_columns), 9.0, dtype=np.float32)
+    assert encoder.encode_candidates_into(out, jobs) == 4
+    np.testing.assert_array_equal(out[:4], reference[:4])
+    assert np.all(out[4:] == 9.0)
+    assert out[0, encoder.feature_names.index("n_tags")] == 2
+    assert out[3, encoder.feature_names.index("n_tags")] == 0
+
+
+def test_encode_candidates_into_no_jobs_is_a_no_op() -> None:
+    encoder = _encoder_for(_rows())
+    out = np.full((2, encoder.n_columns), 5.0, dtype=np.float32)
+    assert encoder.encode_candidates_into(out, []) == 0
+    assert np.all(out == 5.0)
+
+
+def test_encode_candidates_into_many_tag_cells_equals_encode_into() -> None:
+    """Past ``_FEW_STORES`` tag cells the indicators are set in one indexed store."""
+    ctx, cand = make_candidate(site=Site(domain="a.example"), device=Device(ua=CHROME_WIN))
+    jobs = [(ctx, [cand, cand])] * 6  # 12 rows x 2 tags
+    raws = [raw for c, cands in jobs for raw in raw_from_candidates(c, cands)]
+    encoder = _encoder_for(raws)
+    reference = np.zeros((12, encoder.n_columns), dtype=np.float32)
+    encoder.encode_into(reference, raws)
+    out = np.full((12, encoder.n_columns), 3.0, dtype=np.float32)
+    assert encoder.encode_candidates_into(out, jobs) == 12
+    np.testing.assert_array_equal(out, reference)
+    assert out[:, len(RTB_CATEGORICAL) + 1 :].sum() == 24

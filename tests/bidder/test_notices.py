@@ -151,3 +151,15 @@ def _facts(decision: Any, bid: Any, issued_s: int) -> dict[str, str]:
         "q": f"{bid.pctr:.6g}",
         "v": decision.model_version,
     }
+
+
+@pytest.mark.parametrize("click", [True, False])
+def test_notices_bid_urls_equal_url_for_each_kind(click: bool) -> None:
+    signer = NoticeSigner({"k0": "old", "k1": "s3cret"}, "k1", "http://bidder.test/")
+    body = NoticeSigner.body({**FACTS, "m": "adx|site:a b|09|cr", "q": "0.01", "v": "m1"})
+    win, bill, loss, click_url = signer.bid_urls(body, click)
+    assert win == signer.url_for(NoticeKind.WIN, body)
+    assert bill == signer.url_for(NoticeKind.BILL, body)
+    assert loss == signer.url_for(NoticeKind.LOSS, body)
+    assert click_url == (signer.url_for(NoticeKind.CLICK, body) if click else None)
+    assert signer.verify(NoticeKind.BILL, query(bill), 1001, 60).key == "key"

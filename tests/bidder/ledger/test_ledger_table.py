@@ -176,3 +176,15 @@ def test_ledger_key_views_answer_in_for_held_expired_and_charged_keys() -> None:
         False,
         False,
     ]
+
+
+def test_table_key_digest_memo_gives_the_computed_digest_and_stays_bounded() -> None:
+    import hashlib
+
+    from bidder.ledger import table
+
+    keys = [f"bid-{i}" for i in range(table.RECENT_DIGESTS_MAX + 10)]
+    for key in keys + keys[:50]:  # the last 50 are answered by the memo (or recomputed)
+        raw = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little")
+        assert key_digest(key) == (raw if raw > TOMBSTONE else raw + 2)
+    assert len(table._RECENT_DIGESTS) <= table.RECENT_DIGESTS_MAX

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 
 from msgspec import Struct
@@ -12,6 +12,7 @@ from bidder.armstats import ArmBook
 from bidder.config.model import Campaign, ChargeOn, Config
 from bidder.errors import NoticeError
 from bidder.ledger.base import ChargeResult, Ledger
+from bidder.loss_log import LossLog
 from bidder.metrics import Metrics
 from bidder.notices import NoticeFacts, NoticeKind, NoticeSigner, decode_price_micros
 from bidder.stores.freqcap import FrequencyStore
@@ -19,17 +20,6 @@ from bidder.stores.freqcap import FrequencyStore
 log = logging.getLogger(__name__)
 
 _TOLERANCE_MICROS = 1  # rounding of a CPM round trip through the response currency
-
-
-class LossRecord(Struct, frozen=True, gc=False):
-    """A loss notice, kept for bid shading: the exchange's loss code and min-to-win."""
-
-    key: str
-    campaign_id: str
-    bid_micros: int
-    loss_code: int | None
-    min_to_win_micros: int | None
-    at_s: float
 
 
 class NoticeOutcome(Struct, frozen=True, gc=False):
@@ -62,7 +52,7 @@ class NoticeProcessor:
         self.metrics = metrics
         self._config = config
         self.ttl_s = ttl_s
-        self.losses: deque[LossRecord] = deque(maxlen=losses_kept)
+        self.losses = LossLog(losses_kept)  # fixed memory, written once at startup
         self.arms = arms if arms is not None else ArmBook()
         self._clicked: OrderedDict[str, None] = OrderedDict()
         self._clicks_kept = clicks_kept
@@ -143,14 +133,12 @@ class NoticeProcessor:
         self.metrics.losses.labels(self._label(facts.campaign_id)).inc()
         min_to_win = _price_or_none(query.get("mtw"), facts.rate)
         self.losses.append(
-            LossRecord(
-                key=facts.key,
-                campaign_id=facts.campaign_id,
-                bid_micros=facts.bid_micros,
-                loss_code=_int_or_none(query.get("loss")),
-                min_to_win_micros=min_to_win,
-                at_s=now_s,
-            )
+            facts.key,
+            facts.campaign_id,
+            facts.bid_micros,
+            _int_or_none(query.get("loss")),
+            min_to_win,
+            now_s,
         )
         result = "released" if released else "loss_recorded"
         return NoticeOutcome(200, result, facts, min_to_win_micros=min_to_win)

@@ -158,6 +158,7 @@ def build_runtime(
             state_dir / "ledger.journal" if persist else None,
             timezone=server.timezone,
             reservation_ttl_s=server.reservation_ttl_s,
+            presize=persist,
         )
         frequency = EmbeddedFrequencyStore()
         tags = EmbeddedTagStore()

@@ -304,6 +304,7 @@ async def _supervise(config: Config, config_path: Path, specs: list[WorkerSpec])
         Path(server.state_dir) / "ledger.journal",
         timezone=server.timezone,
         reservation_ttl_s=server.reservation_ttl_s,
+        presize=True,
     )
     leases = LeaseServer(ledger, server.timezone)
     leases.set_budgets({c.id: c.budget for c in config.campaigns})

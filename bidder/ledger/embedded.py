@@ -13,7 +13,7 @@ from bidder.ledger.base import ChargeResult, FsyncPolicy, LedgerStats, Spend
 from bidder.ledger.day import LocalDayClock
 from bidder.ledger.dedupe import ChargedKeys
 from bidder.ledger.journal import ChargeRecord, Journal, RecoveredState
-from bidder.ledger.table import DigestQueue, DigestTable, key_digest
+from bidder.ledger.table import MIN_BITS, TARGET_LOAD, DigestQueue, DigestTable, key_digest
 
 DEFAULT_RESERVATION_TTL_S = 300.0
 DEFAULT_DEDUPE_RETENTION_S = 7 * 86_400.0
@@ -112,7 +112,12 @@ class EmbeddedLedger:
         fsync: FsyncPolicy = FsyncPolicy.BATCH,
         expired_retention_s: float = DEFAULT_EXPIRED_RETENTION_S,
         expired_max_entries: int = DEFAULT_EXPIRED_MAX_ENTRIES,
+        presize: bool = False,
     ) -> None:
+        """``presize``: allocate the hold tables for ``expired_max_entries`` expired holds
+        plus as many live ones up front (about 27 MiB at the default cap, mostly untouched
+        pages until used) instead of growing them by doubling, so a long-running server's
+        RSS does not step up while expired holds accumulate. The simulator leaves it off."""
         if reservation_ttl_s <= 0 or dedupe_retention_s <= 0 or expired_retention_s < 0:
             raise ValueError("TTLs and retention windows must be > 0")
         if expired_max_entries < 0:
@@ -123,13 +128,17 @@ class EmbeddedLedger:
         self._expired_max_entries = expired_max_entries
         self._campaigns: dict[str, _CampaignState] = {}
         self._states: list[_CampaignState] = []  # by _CampaignState.index
+        peak = expired_max_entries if presize else 0
         self._holds = DigestTable(
             {"created_s": np.float64, "amount": np.int64, "day": np.int32, "kind": np.uint8,
-             "campaign": np.int32, "arm": object}
+             "campaign": np.int32, "arm": object},
+            capacity=int(2 * peak / TARGET_LOAD),
         )  # fmt: skip
         self._n_live = self._n_expired_held = 0
-        self._live_queue = DigestQueue()  # (created_s, digest) of every hold, oldest first
-        self._expired_queue = DigestQueue()  # the same for holds that expired
+        # (created_s, digest) of every hold, oldest first; the same for holds that expired.
+        # Twice the peak: a full queue is compacted in place instead of doubled.
+        self._live_queue = DigestQueue(max(2 * peak, 1 << MIN_BITS))
+        self._expired_queue = DigestQueue(max(2 * peak, 1 << MIN_BITS))
         self._arms: dict[str, str] = {}  # one shared str per arm for the hold table
         self._charged = ChargedKeys(float(dedupe_retention_s))
         # ``key in`` views with the names of the old dicts (bidder.leases_local reads them)

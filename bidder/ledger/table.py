@@ -76,10 +76,14 @@ class DigestTable:
     """
 
     def __init__(self, dtypes: dict[str, npt.DTypeLike], capacity: int = 1 << MIN_BITS) -> None:
+        """``capacity``: slots to start with (rounded up to a power of two), and the fewest
+        a rebuild ever leaves, so a table pre-sized for its expected peak is never rebuilt
+        smaller and then grown again (RSS stays flat while it fills)."""
         self._dtypes = {name: np.dtype(dtype) for name, dtype in dtypes.items()}
         self.count = 0  # live entries
         self._used = 0  # live entries + tombstones
-        self._allocate(max(capacity, 1 << MIN_BITS), 0)
+        self._min_bits = max(MIN_BITS, (max(capacity, 1) - 1).bit_length())
+        self._allocate(1 << self._min_bits, 0)
 
     @property
     def capacity(self) -> int:
@@ -158,7 +162,7 @@ class DigestTable:
         """Fresh arrays holding exactly these entries: sorted by home slot, then
         ``pos[i] = i + max(home[j] - j for j <= i)`` is where sequential linear-probing
         inserts would have put them."""
-        bits = MIN_BITS
+        bits = self._min_bits
         while len(digests) + 1 > (1 << bits) * TARGET_LOAD:
             bits += 1
         home = (digests >> np.uint64(64 - bits)).astype(np.int64)
@@ -192,8 +196,10 @@ class DigestQueue:
     """FIFO of (time, digest) pairs in numpy arrays: 16 bytes an entry, O(1) push and pop."""
 
     def __init__(self, capacity: int = 1 << MIN_BITS) -> None:
+        """``capacity``: entries to start with, and the fewest it ever shrinks to."""
         self._head = self._tail = 0
-        self._allocate(capacity)
+        self._min_capacity = max(capacity, 1)
+        self._allocate(self._min_capacity)
 
     def __len__(self) -> int:
         return self._tail - self._head
@@ -230,7 +236,7 @@ class DigestQueue:
         capacity = len(self._times)
         if size * 2 > capacity:
             capacity *= 2
-        elif size * 8 < capacity and capacity > 1 << MIN_BITS:
+        elif size * 8 < capacity and capacity // 2 >= self._min_capacity:
             capacity //= 2
         self._allocate(capacity)
         self._times[:size] = times

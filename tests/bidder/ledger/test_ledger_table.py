@@ -188,3 +188,44 @@ def test_table_key_digest_memo_gives_the_computed_digest_and_stays_bounded() -> 
         raw = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little")
         assert key_digest(key) == (raw if raw > TOMBSTONE else raw + 2)
     assert len(table._RECENT_DIGESTS) <= table.RECENT_DIGESTS_MAX
+
+
+def test_table_presized_capacity_is_the_floor_of_every_rebuild() -> None:
+    table = DigestTable({"v": np.int64}, capacity=5_000)
+    assert table.capacity == 8_192  # rounded up to a power of two
+    digests = [key_digest(f"p/{i}") for i in range(3_000)]
+    for d in digests:
+        table.insert(d)
+    for d in digests:
+        table.remove(table.find(d))
+    table.rebuild()  # nothing live: an unsized table would shrink to its minimum here
+    assert table.capacity == 8_192
+    assert DigestTable({"v": np.int64}).capacity == 1 << 10
+
+
+def test_table_queue_never_shrinks_below_its_presized_capacity() -> None:
+    queue = DigestQueue(4_096)
+    sized = queue.nbytes
+    for round_ in range(3):
+        for i in range(10_000):
+            queue.push(float(i), i + 2)
+        while len(queue):
+            queue.pop()
+        queue.push(0.0, 2)  # a push at the end of the arrays makes room: shrink or not
+        queue.pop()
+        assert queue.nbytes >= sized, round_
+
+
+def test_ledger_presized_holds_memory_is_flat_while_expired_holds_accumulate() -> None:
+    ledger = build_ledger(reservation_ttl_s=60.0, expired_max_entries=30_000, presize=True)
+    sized = ledger.memory()["holds_bytes"]
+    for i in range(90_000):
+        ledger.reserve(f"{i:020x}", "c1", "arm", 5_000, T0 + i / 100)
+        if i % 4 == 0:
+            ledger.charge(f"{i:020x}", 4_000, T0 + i / 100)
+        ledger.expire(T0 + i / 100)
+    memory = ledger.memory()
+    assert memory["holds_expired"] == 30_000  # the cap is full: the peak presize plans for
+    assert memory["holds_bytes"] == sized
+    unsized = build_ledger(reservation_ttl_s=60.0, expired_max_entries=30_000)
+    assert unsized.memory()["holds_bytes"] < sized // 10

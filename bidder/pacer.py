@@ -10,7 +10,7 @@ from bidder.config.model import Campaign, PacingMode
 from bidder.ledger.base import Ledger, Spend
 from optimizer.pacing import (
     DEFAULT_PACING,
-    HOURS_PER_DAY,
+    HourPlan,
     PacingSpec,
     PacingState,
     plan_fraction,
@@ -18,50 +18,30 @@ from optimizer.pacing import (
 )
 
 
+def _seconds_into_hour(local: dt.datetime) -> float:
+    return local.minute * 60 + local.second + local.microsecond / 1e6
+
+
 def day_fraction(campaign: Campaign, local: dt.datetime) -> float:
     """Share of today's budget due by ``local`` time: even over the active hours, or
     along the campaign's ``pacing_curve``."""
-    seconds_into_hour = local.minute * 60 + local.second + local.microsecond / 1e6
-    return plan_fraction(local.hour, seconds_into_hour, campaign.pacing_curve, campaign.hours)
+    return plan_fraction(
+        local.hour, _seconds_into_hour(local), campaign.pacing_curve, campaign.hours
+    )
 
 
 class DayPlan:
-    """``plan_fraction`` for one campaign's curve and hours, its per-hour sums computed once.
+    """``day_fraction`` for one campaign's curve and hours, kept by the pacer so the
+    per-hour sums (``HourPlan``) are computed once, not at every tick."""
 
-    Bit for bit the same floats as ``plan_fraction``: the share done before each hour is
-    summed in the same order, then the current hour's part is added the same way.
-    """
-
-    __slots__ = ("_before", "_total", "_weight")
+    __slots__ = ("_plan",)
 
     def __init__(self, curve: Sequence[float], hours: Collection[int]) -> None:
-        active = sorted(hours) if hours else range(HOURS_PER_DAY)
-        weights = [curve[h] if curve else 1.0 for h in active]
-        total = sum(weights)
-        if total <= 0:
-            weights = [1.0] * len(weights)
-            total = float(len(weights))
-        self._total = total
-        self._weight: list[float | None] = [None] * HOURS_PER_DAY
-        self._before: list[float] = []
-        for hour in range(HOURS_PER_DAY):
-            done = 0.0
-            for h, w in zip(active, weights, strict=True):
-                if h < hour:
-                    done += w
-                elif h == hour:
-                    self._weight[hour] = w
-            self._before.append(done)
+        self._plan = HourPlan(curve, hours)
 
     def fraction(self, local: dt.datetime) -> float:
         """``day_fraction`` at ``local``."""
-        seconds_into_hour = local.minute * 60 + local.second + local.microsecond / 1e6
-        hour = local.hour
-        done = self._before[hour]
-        weight = self._weight[hour]
-        if weight is not None:
-            done += weight * min(max(seconds_into_hour / 3600.0, 0.0), 1.0)
-        return min(done / self._total, 1.0)
+        return self._plan.fraction(local.hour, _seconds_into_hour(local))
 
 
 class Pacer:

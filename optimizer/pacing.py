@@ -84,32 +84,59 @@ def traffic_curve(hour_counts: Sequence[float], uniform_weight: float = 0.25) ->
     )
 
 
+class HourPlan:
+    """``f`` for one curve and set of active hours, its per-hour sums computed once.
+
+    ``curve`` holds 24 non-negative hourly weights (empty: even); ``hours`` the active
+    hours (empty: all). Inside an hour the plan grows linearly. If the active hours carry
+    no weight the plan is even over them.
+    """
+
+    __slots__ = ("_before", "_total", "_weight")
+
+    def __init__(self, curve: Sequence[float] = (), hours: Collection[int] = ()) -> None:
+        active = sorted(hours) if hours else range(HOURS_PER_DAY)
+        weights = [curve[h] if curve else 1.0 for h in active]
+        total = sum(weights)
+        if total <= 0:
+            weights = [1.0] * len(weights)
+            total = float(len(weights))
+        self._total = total
+        self._weight: list[float | None] = [None] * HOURS_PER_DAY
+        # _before[h]: the weights of the active hours before h, summed in hour order
+        self._before = [0.0] * (HOURS_PER_DAY + 1)
+        done, nxt = 0.0, 0
+        for h, w in zip(active, weights, strict=True):
+            if not 0 <= h < HOURS_PER_DAY:
+                continue
+            self._before[nxt : h + 1] = [done] * (h + 1 - nxt)
+            self._weight[h] = w
+            done += w
+            nxt = h + 1
+        self._before[nxt:] = [done] * (HOURS_PER_DAY + 1 - nxt)
+
+    def fraction(self, hour: int, seconds_into_hour: float) -> float:
+        """``f(t)`` at local ``hour:seconds_into_hour``."""
+        if hour < 0:
+            return 0.0
+        if hour >= HOURS_PER_DAY:
+            return min(self._before[HOURS_PER_DAY] / self._total, 1.0)
+        done = self._before[hour]
+        weight = self._weight[hour]
+        if weight is not None:
+            done += weight * min(max(seconds_into_hour / 3600.0, 0.0), 1.0)
+        return min(done / self._total, 1.0)
+
+
 def plan_fraction(
     hour: int,
     seconds_into_hour: float,
     curve: Sequence[float] = (),
     hours: Collection[int] = (),
 ) -> float:
-    """``f(t)``: the share of the day's budget due by local ``hour:seconds_into_hour``.
-
-    ``curve`` holds 24 non-negative hourly weights (empty: even); ``hours`` the active
-    hours (empty: all). Inside an hour the plan grows linearly. If the active hours carry
-    no weight the plan is even over them.
-    """
-    active = sorted(hours) if hours else range(HOURS_PER_DAY)
-    weights = [curve[h] if curve else 1.0 for h in active]
-    total = sum(weights)
-    if total <= 0:
-        weights = [1.0] * len(weights)
-        total = float(len(weights))
-    within = min(max(seconds_into_hour / 3600.0, 0.0), 1.0)
-    done = 0.0
-    for h, w in zip(active, weights, strict=True):
-        if h < hour:
-            done += w
-        elif h == hour:
-            done += w * within
-    return min(done / total, 1.0)
+    """``f(t)``: the share of the day's budget due by local ``hour:seconds_into_hour``
+    (see ``HourPlan``; callers that ask often keep a ``HourPlan``)."""
+    return HourPlan(curve, hours).fraction(hour, seconds_into_hour)
 
 
 def step_pacing(

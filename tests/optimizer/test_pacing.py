@@ -4,10 +4,55 @@ spends along the day."""
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Sequence
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from optimizer.pacing import PacingSpec, PacingState, plan_fraction, step_pacing, traffic_curve
+from optimizer.pacing import (
+    HOURS_PER_DAY,
+    HourPlan,
+    PacingSpec,
+    PacingState,
+    plan_fraction,
+    step_pacing,
+    traffic_curve,
+)
+
+
+def reference_fraction(
+    hour: int, seconds_into_hour: float, curve: Sequence[float], hours: Collection[int]
+) -> float:
+    """``f(t)`` by its definition, one pass over the active hours (the original loop)."""
+    active = sorted(hours) if hours else range(HOURS_PER_DAY)
+    weights = [curve[h] if curve else 1.0 for h in active]
+    total = sum(weights)
+    if total <= 0:
+        weights = [1.0] * len(weights)
+        total = float(len(weights))
+    within = min(max(seconds_into_hour / 3600.0, 0.0), 1.0)
+    done = 0.0
+    for h, w in zip(active, weights, strict=True):
+        if h < hour:
+            done += w
+        elif h == hour:
+            done += w * within
+    return min(done / total, 1.0)
+
+
+@given(
+    st.one_of(st.just(()), st.lists(st.floats(0, 1e6), min_size=24, max_size=24)),
+    st.frozensets(st.integers(0, 23)),
+    st.integers(-2, 26),
+    st.floats(-10, 4000),
+)
+def test_hour_plan_gives_the_same_floats_as_the_definition(
+    curve: list[float], hours: frozenset[int], hour: int, seconds: float
+) -> None:
+    expected = reference_fraction(hour, seconds, curve, hours)
+    assert HourPlan(curve, hours).fraction(hour, seconds) == expected
+    assert plan_fraction(hour, seconds, curve, hours) == expected
 
 
 def test_pacing_pauses_when_ahead_of_plan() -> None:

@@ -20,6 +20,7 @@ import numpy as np
 from msgspec import Struct
 
 from bidder.ledger.table import key_digest, zeros
+from bidder.names import NameIds
 
 NONE = -1  # loss code or min-to-win not sent by the exchange (or not a usable number)
 _MAX_STORED = (1 << 62) - 1  # larger (or negative) values from a notice's query are kept as NONE
@@ -49,16 +50,14 @@ class LossLog:
         self.capacity = capacity
         self._head = 0  # the row the next loss takes
         self._count = 0
-        self._campaigns: list[str] = []
-        self._campaign_ids: dict[str, int] = {}
-        self._digest = zeros(capacity, np.uint64)
-        self._campaign = zeros(capacity, np.int32)
-        self._bid_micros = zeros(capacity, np.int64)
-        self._loss_code = zeros(capacity, np.int64)
-        self._min_to_win_micros = zeros(capacity, np.int64)
-        self._at_s = zeros(capacity, np.float64)
-        for column in self._columns():
-            column.fill(0)  # touch every page now: RSS does not creep while the ring fills
+        self._campaigns = NameIds()
+        # resident: every page touched now, so RSS does not creep while the ring fills
+        self._digest = zeros(capacity, np.uint64, resident=True)
+        self._campaign = zeros(capacity, np.int32, resident=True)
+        self._bid_micros = zeros(capacity, np.int64, resident=True)
+        self._loss_code = zeros(capacity, np.int64, resident=True)
+        self._min_to_win_micros = zeros(capacity, np.int64, resident=True)
+        self._at_s = zeros(capacity, np.float64, resident=True)
 
     def __len__(self) -> int:
         return self._count
@@ -73,12 +72,8 @@ class LossLog:
         at_s: float,
     ) -> None:
         row = self._head
-        campaign = self._campaign_ids.get(campaign_id)
-        if campaign is None:
-            campaign = self._campaign_ids[campaign_id] = len(self._campaigns)
-            self._campaigns.append(campaign_id)
         self._digest[row] = key_digest(key)
-        self._campaign[row] = campaign
+        self._campaign[row] = self._campaigns.id_of(campaign_id)
         self._bid_micros[row] = bid_micros
         self._loss_code[row] = _stored(loss_code)
         self._min_to_win_micros[row] = _stored(min_to_win_micros)
@@ -97,7 +92,7 @@ class LossLog:
         min_to_win = int(self._min_to_win_micros[row])
         return LossRecord(
             key_digest=int(self._digest[row]),
-            campaign_id=self._campaigns[int(self._campaign[row])],
+            campaign_id=self._campaigns.names[int(self._campaign[row])],
             bid_micros=int(self._bid_micros[row]),
             loss_code=None if code == NONE else code,
             min_to_win_micros=None if min_to_win == NONE else min_to_win,

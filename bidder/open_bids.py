@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from bidder.ledger.table import zeros
+from bidder.names import NameIds
 
 _MASK64 = (1 << 64) - 1
 EMPTY = 0  # a free index slot or ring row; digests are never 0
@@ -52,23 +53,20 @@ class OpenBids:
         self._mask = slots - 1
         self._head = 0  # the ring row the next new bid takes
         self._count = 0
-        self._names: list[str] = []
-        self._name_ids: dict[str, int] = {}
+        self._names = NameIds()
         # Every array is allocated and written once here (their own anonymous mappings,
-        # pages touched by ``fill``), so the process's RSS takes the whole table at startup
+        # ``resident``), so the process's RSS takes the whole table at startup
         # and does not creep up by a page at a time while the ring fills during the first
         # ``capacity`` bids: after warm-up, memory does not depend on how many bids were
         # seen.
         self._arrays = {
-            "ring_digest": zeros(capacity, np.uint64),
-            "ring_pctr": zeros(capacity, np.float64),
-            "ring_media": zeros(capacity, np.int32),
-            "ring_creative": zeros(capacity, np.int32),
-            "index_digest": zeros(slots, np.uint64),
-            "index_row": zeros(slots, np.int32),
+            "ring_digest": zeros(capacity, np.uint64, resident=True),
+            "ring_pctr": zeros(capacity, np.float64, resident=True),
+            "ring_media": zeros(capacity, np.int32, resident=True),
+            "ring_creative": zeros(capacity, np.int32, resident=True),
+            "index_digest": zeros(slots, np.uint64, resident=True),
+            "index_row": zeros(slots, np.int32, resident=True),
         }
-        for array in self._arrays.values():
-            array.fill(0)
         # memoryviews: Python-int reads and writes, ~2x faster than numpy scalar indexing
         cells: dict[str, Any] = {name: a.data for name, a in self._arrays.items()}
         self._ring_digest = cells["ring_digest"]
@@ -103,8 +101,8 @@ class OpenBids:
             self._ring_digest[row] = digest
             self._count += 1
         self._ring_pctr[row] = pctr
-        self._ring_media[row] = self._intern(media)
-        self._ring_creative[row] = self._intern(creative)
+        self._ring_media[row] = self._names.id_of(media)
+        self._ring_creative[row] = self._names.id_of(creative)
 
     def get(self, key: str) -> tuple[float, str, str] | None:
         """(pCTR, media, creative) of a kept bid, else None."""
@@ -112,7 +110,7 @@ class OpenBids:
         if slot < 0:
             return None
         row = self._index_row[slot]
-        names = self._names
+        names = self._names.names
         return (
             self._ring_pctr[row],
             names[self._ring_media[row]],
@@ -127,13 +125,6 @@ class OpenBids:
         self._ring_digest[self._index_row[slot]] = EMPTY
         self._unindex(slot)
         self._count -= 1
-
-    def _intern(self, name: str) -> int:
-        name_id = self._name_ids.get(name)
-        if name_id is None:
-            name_id = self._name_ids[name] = len(self._names)
-            self._names.append(name)
-        return name_id
 
     def _find(self, digest: int) -> int:
         """The index slot holding ``digest``, or -1."""

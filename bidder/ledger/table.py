@@ -33,8 +33,11 @@ _blake2b = hashlib.blake2b
 Columns = dict[str, npt.NDArray[Any]]
 
 
-def zeros(size: int, dtype: npt.DTypeLike) -> npt.NDArray[Any]:
+def zeros(size: int, dtype: npt.DTypeLike, *, resident: bool = False) -> npt.NDArray[Any]:
     """A zeroed array; numeric ones live in their own anonymous mapping.
+
+    ``resident``: write every page now, so a fixed-size structure takes its whole memory
+    at construction and RSS does not creep up a page at a time while it fills.
 
     The tables are rebuilt into fresh arrays as they grow and shrink. Mapped directly,
     a freed array goes back to the OS at once, instead of leaving a hole in the C heap
@@ -44,7 +47,10 @@ def zeros(size: int, dtype: npt.DTypeLike) -> npt.NDArray[Any]:
     kind = np.dtype(dtype)
     if kind.hasobject or size * kind.itemsize == 0:
         return np.zeros(size, dtype=kind)
-    return np.frombuffer(mmap.mmap(-1, size * kind.itemsize), dtype=kind)
+    array = np.frombuffer(mmap.mmap(-1, size * kind.itemsize), dtype=kind)
+    if resident:
+        array.fill(0)
+    return array
 
 
 _RECENT_DIGESTS: dict[str, int] = {}  # a bid's key is looked up 3-5 times (reserve .. charge)

@@ -8,6 +8,8 @@ on it in a temporary folder. Measures, for batch sizes 1, 8, 64, 512:
 * ``booster_per_row``: ``Booster.predict`` called once per row (the naive baseline);
 * ``booster_batch``: one ``Booster.predict`` call per batch (one thread);
 * ``compiled_batch``: the treelite/tl2cgen library, one ctypes call per batch;
+* ``compiled_o2_batch``: the same C built at ``-O2`` instead of ``-Os`` (the baseline of
+  the compiler-flag choice, measured in the same run);
 * ``encode``: ``FeatureEncoder.encode_into`` of RawFeatures into the reused buffer.
 
 Each figure is the median over ``--repeat`` timing runs. Writes
@@ -31,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from bidder.features import RawFeatures, raw_from_ipinyou
+from bidder.model.compiled import CompiledPredictor, build_compiled
 from bidder.model.dataset import iter_ipinyou_rows
 from bidder.model.load import load_scorer
 from bidder.model.scorer import BoosterPredictor, LightGBMScorer
@@ -73,13 +76,18 @@ def _raws(model_dir: Path, n: int) -> list[RawFeatures]:
 
 
 def _bench(
-    scorer: LightGBMScorer, compiled: Any, raws: list[RawFeatures], repeat: int
+    scorer: LightGBMScorer,
+    compiled: Any,
+    compiled_o2: Any,
+    raws: list[RawFeatures],
+    repeat: int,
 ) -> dict[str, Any]:
     booster = BoosterPredictor(scorer.predictor.booster)  # type: ignore[attr-defined]
     width = scorer.encoder.n_columns
     x_all = scorer.encoder.encode(raws) if raws else np.zeros((512, width), np.float32)
     return {
-        str(b): _bench_batch(scorer, booster, compiled, x_all, raws, b, repeat) for b in BATCHES
+        str(b): _bench_batch(scorer, booster, compiled, compiled_o2, x_all, raws, b, repeat)
+        for b in BATCHES
     }
 
 
@@ -87,6 +95,7 @@ def _bench_batch(
     scorer: LightGBMScorer,
     booster: BoosterPredictor,
     compiled: Any,
+    compiled_o2: Any,
     x_all: np.ndarray,
     raws: list[RawFeatures],
     batch: int,
@@ -103,6 +112,9 @@ def _bench_batch(
     if compiled is not None:
         entry["compiled_batch"] = _per_row_us(lambda: compiled.predict_raw(x), batch, repeat)
         np.testing.assert_allclose(compiled.predict_raw(x), booster.predict_raw(x), atol=1e-6)
+    if compiled_o2 is not None:
+        entry["compiled_o2_batch"] = _per_row_us(lambda: compiled_o2.predict_raw(x), batch, repeat)
+        np.testing.assert_array_equal(compiled_o2.predict_raw(x), compiled.predict_raw(x))
     if raws:
         buf = np.zeros_like(x)
         part = raws[:batch]
@@ -126,8 +138,12 @@ def main(argv: list[str] | None = None) -> int:
         model_dir = _model(args, Path(tmp))
         scorer = load_scorer(model_dir)
         compiled = None if args.no_compiled else load_scorer(model_dir, "compiled").predictor
+        compiled_o2 = None
+        if compiled is not None:
+            o2 = build_compiled(model_dir, optimize="-O2", target=Path(tmp) / "predictor-o2.so")
+            compiled_o2 = CompiledPredictor(o2, compiled.n_features)
         raws = _raws(model_dir, max(BATCHES))
-        results = _bench(scorer, compiled, raws, args.repeat)
+        results = _bench(scorer, compiled, compiled_o2, raws, args.repeat)
         booster = scorer.predictor.booster  # type: ignore[attr-defined]
         model_info = {
             "dir": str(model_dir),
@@ -168,6 +184,11 @@ def _document(results: dict[str, Any], model_info: dict[str, Any]) -> dict[str, 
             "batch8_compiled_us_per_row": compiled8,
             "batch8_le_5us": best8 <= 5.0,
             "speedup_vs_per_row_booster": b8["booster_per_row"] / best8,
+            "compiled_os_speedup_vs_o2_by_batch": {
+                b: r["compiled_o2_batch"] / r["compiled_batch"]
+                for b, r in results.items()
+                if "compiled_o2_batch" in r
+            },
             "speedup_ge_5x": b8["booster_per_row"] / best8 >= 5.0,
         },
     }

@@ -136,6 +136,8 @@ class _Client:
     latencies: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
     late: int = 0
+    late_by_tmax: dict[int, int] = field(default_factory=dict)
+    send_lags: list[float] = field(default_factory=list)  # sent - scheduled, measured ones
     errors: int = 0
     queue: list[tuple[float, int]] = field(default_factory=list)  # waiting: (sched, index)
     sent: int = 0
@@ -160,6 +162,7 @@ class _Client:
             self.statuses[status] = self.statuses.get(status, 0) + 1
             if latency * 1000.0 > tmax_ms:
                 self.late += 1
+                self.late_by_tmax[tmax_ms] = self.late_by_tmax.get(tmax_ms, 0) + 1
         if self.queue:
             sched, index = self.queue.pop(0)
             self._send(conn, sched, index)
@@ -176,6 +179,8 @@ class _Client:
 
     def _send(self, conn: _Conn, scheduled: float, index: int) -> None:
         i = index % len(self.payloads)
+        if self.measuring:
+            self.send_lags.append(time.perf_counter() - scheduled)
         conn.send(self.payloads[i], scheduled, self.mix.tmax_ms[i])
         self.sent += 1
 
@@ -211,9 +216,26 @@ def _percentiles(values: list[float]) -> dict[str, float | None]:
     }
 
 
+SPIN_S = 0.0015  # with --spin: the last stretch before a send is polled, not slept
+
+
 async def _constant_rate(
-    mix: Mix, host: str, port: int, rate: float, seconds: float, conns: int, warmup: float
+    mix: Mix,
+    host: str,
+    port: int,
+    rate: float,
+    seconds: float,
+    conns: int,
+    warmup: float,
+    spin: bool = False,
 ) -> dict[str, Any]:
+    """Open loop at ``rate``: latency counts from each request's scheduled send time.
+
+    The event loop's timers have millisecond resolution, so a sleeping client sends up to
+    about a millisecond late and that lag lands in every latency. With ``spin`` (the client
+    has a core of its own) it sleeps only until ``SPIN_S`` before the next send and then
+    polls the loop, handling responses as they come. ``send_lag`` reports the lag either way.
+    """
     client = _Client(mix, host, port)
     opened = await client.connect(conns)
     interval = 1.0 / rate
@@ -233,7 +255,11 @@ async def _constant_rate(
             client.offer(due, i)
             i += 1
             due = start + i * interval
-        await asyncio.sleep(max(0.0, min(due - time.perf_counter(), 0.002)))
+        wait = due - time.perf_counter()
+        if spin and wait < SPIN_S:
+            await asyncio.sleep(0)  # one loop turn: responses are read, then look again
+        else:
+            await asyncio.sleep(max(0.0, min(wait - (SPIN_S if spin else 0.0), 0.002)))
     offered = i
     deadline = time.perf_counter() + 2.0
     while (client.queue or len(client.idle) < len(opened) - client.errors) and (
@@ -254,6 +280,9 @@ async def _constant_rate(
         **_percentiles(client.latencies),
         "statuses": {str(k): v for k, v in sorted(client.statuses.items())},
         "answered_after_tmax": client.late,
+        "late_by_tmax_ms": {str(k): v for k, v in sorted(client.late_by_tmax.items())},
+        "send_lag": _percentiles(client.send_lags),
+        "spin": spin,
         "unanswered": unanswered,
         "errors": client.errors,
     }
@@ -304,6 +333,7 @@ def _client_main(argv: list[str]) -> None:
     p.add_argument("--warmup", type=float, default=1.0)
     p.add_argument("--conns", type=int, default=64)
     p.add_argument("--mix-file", type=Path)
+    p.add_argument("--spin", action="store_true", help="poll before sends (own core)")
     args = p.parse_args(argv)
     with contextlib.suppress(ImportError):
         import uvloop
@@ -314,7 +344,14 @@ def _client_main(argv: list[str]) -> None:
     if args.mode == "rate":
         out = asyncio.run(
             _constant_rate(
-                mix, "127.0.0.1", args.port, args.rate, args.seconds, args.conns, args.warmup
+                mix,
+                "127.0.0.1",
+                args.port,
+                args.rate,
+                args.seconds,
+                args.conns,
+                args.warmup,
+                spin=args.spin,
             )
         )
     else:
@@ -487,6 +524,7 @@ def _client(
     rate: float = 0.0,
     conns: int = 64,
     warmup: float = 1.0,
+    spin: bool = False,
 ) -> dict[str, Any]:
     cmd = [
         sys.executable,
@@ -506,6 +544,7 @@ def _client(
         str(mix_file),
         "--warmup",
         str(warmup),
+        *(["--spin"] if spin else []),
     ]
     out = subprocess.run(_pin(cmd, cpus), capture_output=True, text=True, check=True)
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
@@ -525,6 +564,7 @@ def measure(
     server_cpus: str | None,
     client_cpus: str | None,
     use_wrk: bool,
+    spin: bool = False,
 ) -> dict[str, Any]:
     proc = _start(server, port, server_cpus)
     try:
@@ -537,7 +577,7 @@ def measure(
         fixed = []
         for frac in fractions:
             rate = max(10.0, peak["rps"] * frac)
-            r = _client("rate", port, rate_seconds, mix_file, client_cpus, rate=rate)
+            r = _client("rate", port, rate_seconds, mix_file, client_cpus, rate=rate, spin=spin)
             r["fraction_of_max"] = frac
             fixed.append(r)
     finally:
@@ -551,6 +591,32 @@ def measure(
         "exit_code": proc.returncode,
         **({"stderr_tail": tail} if crashed else {}),
     }
+
+
+def measure_floor(
+    server: Server,
+    port: int,
+    rates: list[tuple[float, float]],
+    *,
+    mix_file: Path,
+    rate_seconds: float,
+    server_cpus: str | None,
+    client_cpus: str | None,
+    spin: bool,
+) -> list[dict[str, Any]]:
+    """The ceiling at another server's offered rates ``[(fraction, rps)]``: what this
+    machine and client measure for a server that only parses, at the same load."""
+    proc = _start(server, port, server_cpus)
+    try:
+        _client("closed", port, 1.0, mix_file, client_cpus, conns=16)
+        out = []
+        for frac, rate in rates:
+            r = _client("rate", port, rate_seconds, mix_file, client_cpus, rate=rate, spin=spin)
+            r["fraction_of_bidder_max"] = frac
+            out.append(r)
+        return out
+    finally:
+        _stop(proc)
 
 
 # -- machine and report ----------------------------------------------------------------
@@ -598,17 +664,40 @@ def render_markdown(doc: dict[str, Any]) -> str:
         for frac in (0.25, 0.5, 0.75):
             r = by_fraction.get(frac)
             cells.append(f"{r['p50_ms']} / {r['p99_ms']} / {r['p999_ms']}" if r else "")
-        late = sum(r["answered_after_tmax"] for r in run["fixed_rate"])
         lines.append(
             f"| {run['server']} | {run['workers']} | {run['max']['rps']:.0f} | "
             + " | ".join(cells)
-            + f" | {late} |"
+            + f" | {_late_cell(run['fixed_rate'])} |"
         )
+        floor = run.get("ceiling_at_same_rates")
+        if floor:
+            at = {r["fraction_of_bidder_max"]: r for r in floor}
+            cells = [
+                f"{r['p50_ms']} / {r['p99_ms']} / {r['p999_ms']}" if r else ""
+                for r in (at.get(frac) for frac in (0.25, 0.5, 0.75))
+            ]
+            lines.append(
+                f"| ceiling at the bidder's rates | {run['workers']} | | "
+                + " | ".join(cells)
+                + f" | {_late_cell(floor)} |"
+            )
     lines.append("")
     for k, v in doc.get("ratios", {}).items():
         lines.append(f"- {k}: {v}")
     lines.append("")
     return "\n".join(lines)
+
+
+def _late_cell(fixed: list[dict[str, Any]]) -> str:
+    """Answers after tmax over the fixed-rate runs, with the tmax values they had."""
+    late = sum(r["answered_after_tmax"] for r in fixed)
+    by_tmax: dict[str, int] = {}
+    for r in fixed:
+        for tmax, n in r.get("late_by_tmax_ms", {}).items():
+            by_tmax[tmax] = by_tmax.get(tmax, 0) + n
+    if not late or not by_tmax:
+        return str(late)
+    return f"{late} (" + ", ".join(f"tmax {t} ms: {n}" for t, n in by_tmax.items()) + ")"
 
 
 def ratios(runs: list[dict[str, Any]]) -> dict[str, float]:
@@ -629,6 +718,9 @@ def ratios(runs: list[dict[str, Any]]) -> dict[str, float]:
             for r in run["fixed_rate"]:
                 if r["fraction_of_max"] == 0.5:
                     out[f"bidder {run['workers']}w p99 ms @50% (target <= 5)"] = r["p99_ms"]
+            for r in run.get("ceiling_at_same_rates", []):
+                if r["fraction_of_bidder_max"] == 0.5:
+                    out[f"ceiling {run['workers']}w p99 ms at the bidder's 50% rate"] = r["p99_ms"]
     return out
 
 
@@ -679,6 +771,8 @@ def main(argv: list[str] | None = None) -> int:
             server_cpus, client_cpus = "0", "1"
         else:
             server_cpus, client_cpus = f"0-{ncpu - 1}", f"0-{ncpu - 1}"  # shared
+        spin = client_cpus != server_cpus  # the client polls only on a core of its own
+        ceiling_server: tuple[Server, int] | None = None
         pinning[f"{w} worker(s)"] = (
             f"servers on cpus {server_cpus}, load generator on {client_cpus} (taskset)"
             if shutil.which("taskset")
@@ -703,6 +797,8 @@ def main(argv: list[str] | None = None) -> int:
                 cfg = bidder_config(work / f"bidder-{w}", port, w, args.model, args.predictor)
                 cmd = [rtb, "serve", "--config", str(cfg), "--no-model-build"]
             server = Server(name, w, cmd, {"RTB_ADMIN_TOKEN": "", "PYTHONUNBUFFERED": "1"})
+            if name == "ceiling":
+                ceiling_server = (server, port)
             print(f"[bench http] {name} x{w} ...", file=sys.stderr, flush=True)
             try:
                 result = measure(
@@ -717,7 +813,18 @@ def main(argv: list[str] | None = None) -> int:
                     server_cpus=server_cpus,
                     client_cpus=client_cpus,
                     use_wrk=use_wrk,
+                    spin=spin,
                 )
+                if name == "bidder" and ceiling_server is not None:
+                    result["ceiling_at_same_rates"] = measure_floor(
+                        *ceiling_server,
+                        [(r["fraction_of_max"], r["offered_rps"]) for r in result["fixed_rate"]],
+                        mix_file=mix_file,
+                        rate_seconds=rate_s,
+                        server_cpus=server_cpus,
+                        client_cpus=client_cpus,
+                        spin=spin,
+                    )
             except Exception as exc:  # a crash is reported, and fails the run below
                 result = {"server": name, "workers": w, "error": repr(exc)}
             runs.append(result)
@@ -741,7 +848,10 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine(pinning),
         "requests": {"count": len(mix.bodies), "source": "openrtb/requests.jsonl (parseable)"},
         "max_rate_tool": "wrk -t1 -c32 (closed loop)" if use_wrk else "async client, 32 conns",
-        "fixed_rate_tool": "own open-loop client (64 conns, latency from scheduled send time)",
+        "fixed_rate_tool": (
+            "own open-loop client (64 conns, latency from scheduled send time; polls before "
+            "each send when it has a core of its own, see send_lag)"
+        ),
         "model": str(args.model) if args.model else None,
         "predictor": args.predictor,
         "runs": runs,

@@ -18,6 +18,7 @@ from bidder.optimizing import build_optimizer_service, run_optimizer
 from bidder.pixel import add_pixel_routes
 from bidder.retention import apply_retention
 from bidder.runtime import Runtime
+from bidder.stats import stats_for
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,7 @@ def build_app(runtime: Runtime, *, with_admin: bool = False) -> web.Application:
     quiet_client_errors()
     app[RUNTIME] = runtime
     app[BATCHER] = ScoreBatcher(lambda: runtime.auction.scorer)
+    stats_for(runtime, runtime.setup.tz)  # its rings are allocated now, not on the first bid
     add_routes(app)
     add_pixel_routes(app)
     if with_admin:

@@ -22,6 +22,7 @@ from bidder.candidate import AuctionContext, Candidate
 from bidder.config.model import Campaign, Config
 from bidder.decision import Bid, Decision
 from bidder.experiments import split_variant, variant_campaign, variant_for, with_variant
+from bidder.memo import remember
 from bidder.openrtb.nbr import NoBidReason
 from bidder.openrtb.types import BidRequest, Imp
 from bidder.optimizing import ParticipationCache, group_arm, participates
@@ -176,9 +177,7 @@ class Auction:
         local = cache.get(quarter)
         if local is None:
             at = dt.datetime.fromtimestamp(quarter * 900, self.setup.tz)
-            if len(cache) > 4096:
-                cache.clear()
-            local = cache[quarter] = (at.hour, at.weekday())
+            local = remember(cache, 4096, quarter, (at.hour, at.weekday()))
         return local
 
     def decide(

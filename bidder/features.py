@@ -48,6 +48,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bidder.candidate import AuctionContext, Candidate
+from bidder.memo import remember
 from bidder.money import micros_to_cpm
 
 FEATURE_VERSION: Final = 1  # bump when an adapter's mapping changes meaning
@@ -211,10 +212,7 @@ def _label(value: object) -> str:
     if type(value) is str:  # sites, regions, cities repeat: clean each string once
         label = _LABELS.get(value)
         if label is None:
-            label = _clean_label(value)
-            if len(_LABELS) >= _LABELS_MAX:
-                _LABELS.clear()
-            _LABELS[value] = label
+            label = remember(_LABELS, _LABELS_MAX, value, _clean_label(value))
         return label
     return _clean_label(str(value))
 
@@ -283,9 +281,7 @@ def _floor_bucket_of_micros(floor_micros: int) -> str:
     bucket = _BUCKET_OF_MICROS.get(floor_micros)
     if bucket is None:
         bucket = floor_bucket(micros_to_cpm(floor_micros))
-        if len(_BUCKET_OF_MICROS) >= 65_536:
-            _BUCKET_OF_MICROS.clear()
-        _BUCKET_OF_MICROS[floor_micros] = bucket
+        remember(_BUCKET_OF_MICROS, 65_536, floor_micros, bucket)
     return bucket
 
 

@@ -24,6 +24,7 @@ from urllib.parse import quote
 from msgspec import Struct
 
 from bidder.errors import NoticeError
+from bidder.memo import remember
 
 
 class NoticeKind(str, Enum):
@@ -183,10 +184,7 @@ def escape_repeated(value: str) -> str:
     """``escape_value`` for values that repeat across bids (campaign, creative, arm, model)."""
     done = _ESCAPED.get(value)
     if done is None:
-        done = escape_value(value)
-        if len(_ESCAPED) >= _ESCAPED_MAX:
-            _ESCAPED.clear()
-        _ESCAPED[value] = done
+        done = remember(_ESCAPED, _ESCAPED_MAX, value, escape_value(value))
     return done
 
 

@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from bidder.memo import remember
+
 EMPTY = 0
 TOMBSTONE = 1  # digests are always >= 2
 MAX_LOAD = 0.7  # used slots / capacity that triggers a rebuild
@@ -68,9 +70,7 @@ def key_digest(key: str) -> int:
         digest = int.from_bytes(_blake2b(key.encode(), digest_size=8).digest(), "little")
         if digest <= TOMBSTONE:
             digest += 2
-        if len(_RECENT_DIGESTS) >= RECENT_DIGESTS_MAX:
-            _RECENT_DIGESTS.clear()
-        _RECENT_DIGESTS[key] = digest
+        remember(_RECENT_DIGESTS, RECENT_DIGESTS_MAX, key, digest)
     return digest
 
 

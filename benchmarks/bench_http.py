@@ -697,7 +697,11 @@ def _late_cell(fixed: list[dict[str, Any]]) -> str:
             by_tmax[tmax] = by_tmax.get(tmax, 0) + n
     if not late or not by_tmax:
         return str(late)
-    return f"{late} (" + ", ".join(f"tmax {t} ms: {n}" for t, n in by_tmax.items()) + ")"
+    top = sorted(by_tmax.items(), key=lambda kv: (-kv[1], int(kv[0])))
+    parts = [f"tmax {t} ms: {n}" for t, n in top[:3]]
+    if len(top) > 3:
+        parts.append(f"{len(top) - 3} other tmax values: {sum(n for _, n in top[3:])}")
+    return f"{late} (" + ", ".join(parts) + ")"
 
 
 def ratios(runs: list[dict[str, Any]]) -> dict[str, float]:

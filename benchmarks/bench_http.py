@@ -75,6 +75,14 @@ def load_mix(limit: int | None = None) -> Mix:
     return Mix(bodies, tmaxes)
 
 
+def write_mix(mix: Mix, path: Path) -> Path:
+    """The mix as the client process reads it (``--mix-file``)."""
+    path.write_text(
+        json.dumps({"bodies": [b.decode() for b in mix.bodies], "tmax_ms": mix.tmax_ms})
+    )
+    return path
+
+
 # -- the async client (constant rate, or closed loop without wrk) -----------------------
 
 
@@ -135,8 +143,7 @@ class _Client:
     idle: list[_Conn] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
-    late: int = 0
-    late_by_tmax: dict[int, int] = field(default_factory=dict)
+    late_by_tmax: dict[int, int] = field(default_factory=dict)  # answers after tmax
     send_lags: list[float] = field(default_factory=list)  # sent - scheduled, measured ones
     errors: int = 0
     queue: list[tuple[float, int]] = field(default_factory=list)  # waiting: (sched, index)
@@ -161,7 +168,6 @@ class _Client:
             self.latencies.append(latency)
             self.statuses[status] = self.statuses.get(status, 0) + 1
             if latency * 1000.0 > tmax_ms:
-                self.late += 1
                 self.late_by_tmax[tmax_ms] = self.late_by_tmax.get(tmax_ms, 0) + 1
         if self.queue:
             sched, index = self.queue.pop(0)
@@ -279,7 +285,7 @@ async def _constant_rate(
         "achieved_rps": round(measured / seconds, 1),
         **_percentiles(client.latencies),
         "statuses": {str(k): v for k, v in sorted(client.statuses.items())},
-        "answered_after_tmax": client.late,
+        "answered_after_tmax": sum(client.late_by_tmax.values()),
         "late_by_tmax_ms": {str(k): v for k, v in sorted(client.late_by_tmax.items())},
         "send_lag": _percentiles(client.send_lags),
         "spin": spin,
@@ -551,6 +557,29 @@ def _client(
     return result
 
 
+def warm_up(port: int, mix_file: Path, cpus: str | None) -> None:
+    """1 s of closed loop: model, caches, allocator and connection pools warm."""
+    _client("closed", port, 1.0, mix_file, cpus, conns=16)
+
+
+def fixed_rates(
+    port: int,
+    rates: list[tuple[float, float]],
+    label: str,
+    mix_file: Path,
+    seconds: float,
+    cpus: str | None,
+    spin: bool,
+) -> list[dict[str, Any]]:
+    """One open-loop run per ``(fraction, rps)``, each result tagged ``{label: fraction}``."""
+    out = []
+    for frac, rate in rates:
+        r = _client("rate", port, seconds, mix_file, cpus, rate=rate, spin=spin)
+        r[label] = frac
+        out.append(r)
+    return out
+
+
 def measure(
     server: Server,
     port: int,
@@ -568,18 +597,15 @@ def measure(
 ) -> dict[str, Any]:
     proc = _start(server, port, server_cpus)
     try:
-        # warm up (model, caches, JIT-free but allocator and connection pools)
-        _client("closed", port, 1.0, mix_file, client_cpus, conns=16)
+        warm_up(port, mix_file, client_cpus)
         if use_wrk:
             peak = _wrk_max(port, max_seconds, 32, bodies_file, lua, client_cpus)
         else:
             peak = _client("closed", port, max_seconds, mix_file, client_cpus, conns=32)
-        fixed = []
-        for frac in fractions:
-            rate = max(10.0, peak["rps"] * frac)
-            r = _client("rate", port, rate_seconds, mix_file, client_cpus, rate=rate, spin=spin)
-            r["fraction_of_max"] = frac
-            fixed.append(r)
+        rates = [(frac, max(10.0, peak["rps"] * frac)) for frac in fractions]
+        fixed = fixed_rates(
+            port, rates, "fraction_of_max", mix_file, rate_seconds, client_cpus, spin
+        )
     finally:
         tail = _stop(proc)
     crashed = proc.returncode not in (0, -signal.SIGTERM)
@@ -608,13 +634,10 @@ def measure_floor(
     machine and client measure for a server that only parses, at the same load."""
     proc = _start(server, port, server_cpus)
     try:
-        _client("closed", port, 1.0, mix_file, client_cpus, conns=16)
-        out = []
-        for frac, rate in rates:
-            r = _client("rate", port, rate_seconds, mix_file, client_cpus, rate=rate, spin=spin)
-            r["fraction_of_bidder_max"] = frac
-            out.append(r)
-        return out
+        warm_up(port, mix_file, client_cpus)
+        return fixed_rates(
+            port, rates, "fraction_of_bidder_max", mix_file, rate_seconds, client_cpus, spin
+        )
     finally:
         _stop(proc)
 
@@ -659,26 +682,16 @@ def render_markdown(doc: dict[str, Any]) -> str:
         "|---|---:|---:|---|---|---|---:|",
     ]
     for run in doc["runs"]:
-        by_fraction = {r["fraction_of_max"]: r for r in run["fixed_rate"]}
-        cells = []
-        for frac in (0.25, 0.5, 0.75):
-            r = by_fraction.get(frac)
-            cells.append(f"{r['p50_ms']} / {r['p99_ms']} / {r['p999_ms']}" if r else "")
         lines.append(
             f"| {run['server']} | {run['workers']} | {run['max']['rps']:.0f} | "
-            + " | ".join(cells)
+            + _latency_cells(run["fixed_rate"], "fraction_of_max")
             + f" | {_late_cell(run['fixed_rate'])} |"
         )
         floor = run.get("ceiling_at_same_rates")
         if floor:
-            at = {r["fraction_of_bidder_max"]: r for r in floor}
-            cells = [
-                f"{r['p50_ms']} / {r['p99_ms']} / {r['p999_ms']}" if r else ""
-                for r in (at.get(frac) for frac in (0.25, 0.5, 0.75))
-            ]
             lines.append(
                 f"| ceiling at the bidder's rates | {run['workers']} | | "
-                + " | ".join(cells)
+                + _latency_cells(floor, "fraction_of_bidder_max")
                 + f" | {_late_cell(floor)} |"
             )
     lines.append("")
@@ -686,6 +699,16 @@ def render_markdown(doc: dict[str, Any]) -> str:
         lines.append(f"- {k}: {v}")
     lines.append("")
     return "\n".join(lines)
+
+
+def _latency_cells(fixed: list[dict[str, Any]], label: str) -> str:
+    """p50 / p99 / p99.9 at 25, 50 and 75% (blank where that fraction was not run)."""
+    at = {r[label]: r for r in fixed}
+    cells = [
+        f"{r['p50_ms']} / {r['p99_ms']} / {r['p999_ms']}" if r else ""
+        for r in (at.get(frac) for frac in (0.25, 0.5, 0.75))
+    ]
+    return " | ".join(cells)
 
 
 def _late_cell(fixed: list[dict[str, Any]]) -> str:
@@ -755,10 +778,7 @@ def main(argv: list[str] | None = None) -> int:
     fractions = (0.5,) if smoke else (0.25, 0.5, 0.75)
     mix = load_mix(limit=300 if smoke else None)
     work = Path(tempfile.mkdtemp(prefix="bench-http-"))
-    mix_file = work / "mix.json"
-    mix_file.write_text(
-        json.dumps({"bodies": [b.decode() for b in mix.bodies], "tmax_ms": mix.tmax_ms})
-    )
+    mix_file = write_mix(mix, work / "mix.json")
     bodies_file = work / "bodies.jsonl"
     bodies_file.write_bytes(b"\n".join(mix.bodies) + b"\n")
     lua = work / "rotate.lua"

@@ -53,7 +53,7 @@ def _one_run(
     server = bh.Server("bidder", 1, cmd, env)
     proc = bh._start(server, port, "0")
     try:
-        bh._client("closed", port, 1.0, mix_file, "1", conns=16)  # warm up
+        bh.warm_up(port, mix_file, "1")
         return bh._client("rate", port, seconds, mix_file, "1", rate=rate, spin=True)
     finally:
         bh._stop(proc)
@@ -97,11 +97,7 @@ def main() -> int:
     trees: dict[str, Path] = {}
     try:
         trees = {"a": _tree(args.a, work), "b": _tree(args.b, work)}
-        mix = bh.load_mix()
-        mix_file = work / "mix.json"
-        mix_file.write_text(
-            json.dumps({"bodies": [b.decode() for b in mix.bodies], "tmax_ms": mix.tmax_ms})
-        )
+        mix_file = bh.write_mix(bh.load_mix(), work / "mix.json")
         runs: dict[str, list[dict[str, Any]]] = {"a": [], "b": []}
         for i in range(args.pairs):
             for side in ("a", "b"):  # alternate, so both sides share the machine's minutes

@@ -1,12 +1,15 @@
 """Memory per worker: RSS with 1,000,000 users in the frequency-cap store and 1,000,000
-users with audience tags (``bidder.stores``), reported as bytes per user.
+users with audience tags (``bidder.stores``), reported as bytes per user; and with
+1,000,000 clicked bids remembered for click de-duplication (``bidder.seen_clicks``, its
+default capacity), as bytes per click.
 
 Each measurement runs in a fresh process (``--part``) so RSS deltas are not blurred by
 the allocator keeping freed memory: the baseline is a worker-like process with the
 bidder imported and the stores empty; then the users are added and RSS read again.
 User ids are hashed like the bidder's (``IdHasher``: 16 hex chars). Frequency: each user
 saw 1 to 3 impressions of one campaign (and 10% of them of a second campaign); tags: 1
-to 4 tags of a 50-tag vocabulary, 30-day TTL.
+to 4 tags of a 50-tag vocabulary, 30-day TTL. Clicks: bid keys shaped like the bidder's
+(``auction._bid_id``: 20 hex chars), each clicked once.
 
 Run: ``.venv/bin/python benchmarks/bench_memory.py [--users 1000000]``; writes
 ``benchmarks/results/memory-<date>.json``.
@@ -39,13 +42,18 @@ def rss_bytes() -> int:
 
 
 def _part(kind: str, users: int) -> dict[str, Any]:
+    from bidder.auction import _bid_id
     from bidder.privacy import IdHasher
+    from bidder.seen_clicks import SeenClicks
     from bidder.stores.freqcap import EmbeddedFrequencyStore
     from bidder.stores.tags import EmbeddedTagStore
 
     hasher = IdHasher("bench")
     now = time.time()
-    ids = [hasher.hash(f"user-{i}") for i in range(users)]  # the keys exist in any case
+    if kind == "clicks":  # the keys exist in any case (the click notice carries them)
+        ids = [_bid_id(f"auction-{i}", "1") for i in range(users)]
+    else:
+        ids = [hasher.hash(f"user-{i}") for i in range(users)]
     gc.collect()
     base = rss_bytes()
     start = time.perf_counter()
@@ -57,6 +65,11 @@ def _part(kind: str, users: int) -> dict[str, Any]:
             if i % 10 == 0:
                 freq.record(u, "camp-b", 86_400, now)
         entries = freq.user_count()
+    elif kind == "clicks":
+        seen = SeenClicks()
+        for u in ids:
+            seen.first(u)
+        entries = len(seen)
     else:
         tags = EmbeddedTagStore()
         vocab = [f"seg:aud:{j}" for j in range(50)]
@@ -86,6 +99,24 @@ def _worker_baseline() -> dict[str, Any]:
     return {"rss_bytes": rss_bytes()}
 
 
+def _per_click(r: dict[str, Any]) -> dict[str, Any]:
+    """The clicks part in its own words: clicked bids remembered, bytes per click."""
+    from bidder.auction import _bid_id
+
+    key_bytes = sys.getsizeof(_bid_id("auction-0", "1"))
+    return {
+        "structure": "bidder.seen_clicks.SeenClicks (default capacity 1,000,000)",
+        "clicks": r["users"],
+        "entries": r["entries"],
+        "rss_before_bytes": r["rss_before_bytes"],
+        "rss_after_bytes": r["rss_after_bytes"],
+        "bytes_per_click": r["bytes_per_user"],
+        "fill_seconds": r["fill_seconds"],
+        "key_str_bytes": key_bytes,  # the bid key, when the set holds its only reference
+        "bytes_per_click_including_key": round(r["bytes_per_user"] + key_bytes, 1),
+    }
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--users", type=int, default=1_000_000)
@@ -97,7 +128,7 @@ def main() -> int:
         print(json.dumps(out))
         return 0
     results = {}
-    for part in ("baseline", "freqcap", "tags"):
+    for part in ("baseline", "freqcap", "tags", "clicks"):
         proc = subprocess.run(
             [sys.executable, __file__, "--part", part, "--users", str(args.users)],
             capture_output=True, text=True, check=True,
@@ -117,6 +148,7 @@ def main() -> int:
         "worker_baseline_rss_bytes": results["baseline"]["rss_bytes"],
         "frequency_caps": results["freqcap"],
         "audience_tags": results["tags"],
+        "remembered_clicks": _per_click(results["clicks"]),
         "per_worker_note": "each worker holds its own stores: multiply by server.workers",
     }
     args.out.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 
 from msgspec import Struct
@@ -15,6 +14,7 @@ from bidder.ledger.base import ChargeResult, Ledger
 from bidder.loss_log import LossLog
 from bidder.metrics import Metrics
 from bidder.notices import NoticeFacts, NoticeKind, NoticeSigner, decode_price_micros
+from bidder.seen_clicks import SeenClicks
 from bidder.stores.freqcap import FrequencyStore
 
 log = logging.getLogger(__name__)
@@ -54,8 +54,7 @@ class NoticeProcessor:
         self.ttl_s = ttl_s
         self.losses = LossLog(losses_kept)  # fixed memory, written once at startup
         self.arms = arms if arms is not None else ArmBook()
-        self._clicked: OrderedDict[str, None] = OrderedDict()
-        self._clicks_kept = clicks_kept
+        self._clicked = SeenClicks(clicks_kept)
 
     def handle(self, kind: NoticeKind, query: Mapping[str, str], now_s: float) -> NoticeOutcome:
         """Process one notice; refusals are counted and answered 4xx, never charged."""
@@ -151,11 +150,8 @@ class NoticeProcessor:
             creative = next((c for c in campaign.creatives if c.id == facts.creative_id), None)
         if creative is None or not creative.landing_url:
             raise NoticeError("unknown_creative", "click for an unknown creative", 404)
-        if facts.key in self._clicked or facts.test:
+        if facts.test or not self._clicked.first(facts.key):
             return NoticeOutcome(302, "click_repeat", facts, location=creative.landing_url)
-        self._clicked[facts.key] = None
-        if len(self._clicked) > self._clicks_kept:
-            self._clicked.popitem(last=False)
         self.metrics.clicks.labels(self._label(facts.campaign_id)).inc()
         self.metrics.model_clicks.labels(self.metrics.model_label(facts.model_version)).inc()
         self.arms.record_click(facts.campaign_id, facts.arm)

@@ -93,7 +93,7 @@ class NoticeProcessor:
             return NoticeOutcome(200, "test", facts, price)
         campaign = self._config().campaign(facts.campaign_id)
         charge_on = campaign.charge_on if campaign is not None else ChargeOn.WIN
-        label = facts.campaign_id if campaign is not None else "other"
+        label = _campaign_label(facts.campaign_id, campaign)
         if kind is NoticeKind.WIN:
             self.metrics.wins.labels(label).inc()
         if (kind is NoticeKind.WIN) != (charge_on is ChargeOn.WIN):
@@ -152,13 +152,18 @@ class NoticeProcessor:
             raise NoticeError("unknown_creative", "click for an unknown creative", 404)
         if facts.test or not self._clicked.first(facts.key):
             return NoticeOutcome(302, "click_repeat", facts, location=creative.landing_url)
-        self.metrics.clicks.labels(self._label(facts.campaign_id)).inc()
+        self.metrics.clicks.labels(_campaign_label(facts.campaign_id, campaign)).inc()
         self.metrics.model_clicks.labels(self.metrics.model_label(facts.model_version)).inc()
         self.arms.record_click(facts.campaign_id, facts.arm)
         return NoticeOutcome(302, "click", facts, location=creative.landing_url)
 
     def _label(self, campaign_id: str) -> str:
-        return campaign_id if self._config().campaign(campaign_id) is not None else "other"
+        return _campaign_label(campaign_id, self._config().campaign(campaign_id))
+
+
+def _campaign_label(campaign_id: str, campaign: Campaign | None) -> str:
+    """The metric label of a notice's campaign: its id if configured, else "other"."""
+    return campaign_id if campaign is not None else "other"
 
 
 def _int_or_none(raw: str | None) -> int | None:

@@ -104,9 +104,7 @@ class NoticeSigner:
         mac = self._macs[self._current]
         urls: list[str] = []
         for signed, start, middle, macros in self._bid_kinds[: 4 if click else 3]:
-            copy = mac.copy()
-            copy.update(f"{signed}{body}".encode())
-            sig = b2a_base64(copy.digest()[:18], newline=False).translate(_URLSAFE).decode()
+            sig = _signature(mac, f"{signed}{body}")
             urls.append(f"{start}{body}{middle}{sig}{macros}")
         return urls[0], urls[1], urls[2], urls[3] if click else None
 
@@ -149,9 +147,7 @@ class NoticeSigner:
         )
 
     def _sign(self, key_id: str, kind: str, body: str) -> str:
-        mac = self._macs[key_id].copy()
-        mac.update(f"{kind}?{body}".encode())
-        return b2a_base64(mac.digest()[:18], newline=False).translate(_URLSAFE).decode()
+        return _signature(self._macs[key_id], f"{kind}?{body}")
 
 
 class _Mac(Protocol):
@@ -163,6 +159,14 @@ class _Mac(Protocol):
 
 
 _URLSAFE = bytes.maketrans(b"+/", b"-_")  # base64 -> base64url (18 bytes: no padding)
+
+
+def _signature(keyed: _Mac, signed: str) -> str:
+    """The URL signature of ``signed`` (``<kind>?<body>``): the first 18 bytes of its
+    HMAC-SHA256 under the keyed state ``keyed`` (copied, never updated), base64url."""
+    mac = keyed.copy()
+    mac.update(signed.encode())
+    return b2a_base64(mac.digest()[:18], newline=False).translate(_URLSAFE).decode()
 
 
 def _c_mac(mac: hmac.HMAC) -> _Mac:

@@ -14,6 +14,7 @@ from bidder.ledger.day import LocalDayClock
 from bidder.ledger.dedupe import ChargedKeys
 from bidder.ledger.journal import ChargeRecord, Journal, RecoveredState
 from bidder.ledger.table import MIN_BITS, TARGET_LOAD, DigestQueue, DigestTable, key_digest
+from bidder.memo import remember
 
 DEFAULT_RESERVATION_TTL_S = 300.0
 DEFAULT_DEDUPE_RETENTION_S = 7 * 86_400.0
@@ -200,9 +201,7 @@ class EmbeddedLedger:
         arms = self._arms
         shared_arm = arms.get(arm)
         if shared_arm is None:
-            if len(arms) >= ARMS_INTERNED:
-                arms.clear()
-            shared_arm = arms[arm] = arm
+            shared_arm = remember(arms, ARMS_INTERNED, arm, arm)
         holds.columns["arm"][slot] = shared_arm
         self._n_live += 1
         self._live_queue.push(now, digest)

@@ -9,18 +9,19 @@ import orjson
 
 from bidder.config.model import Campaign, Config, Creative
 from bidder.decision import Bid, Decision
+from bidder.memo import remember
 from bidder.notices import NoticeSigner, escape_repeated, escape_value
 from bidder.openrtb.types import MTYPE
 
 
-def price_cpm(bid: Bid, rate: float) -> float:
-    """Bid price as CPM in the response currency (engine micros / 1000 / rate)."""
-    return round(bid.price_micros / 1000.0 / rate, 6)
-
-
 def micros_to_response_cpm(price_micros: int, rate: float) -> float:
-    """``price_cpm`` of any price in engine micros (a clearing price, say)."""
+    """A price in engine micros as CPM in the response currency (micros / 1000 / rate)."""
     return round(price_micros / 1000.0 / rate, 6)
+
+
+def price_cpm(bid: Bid, rate: float) -> float:
+    """The bid's price as CPM in the response currency."""
+    return micros_to_response_cpm(bid.price_micros, rate)
 
 
 def notice_body(decision: Decision, bid: Bid, issued_s: int) -> str:
@@ -81,9 +82,7 @@ def _creative_tail(creative: Creative, campaign: Campaign | None, media_type: st
     tail = _CreativeTail(
         MTYPE[media_type], markup, markup is not None and "{{CLICK_URL" in markup, fields
     )
-    if len(_TAILS) >= _TAILS_MAX:
-        _TAILS.clear()
-    _TAILS[key] = (creative, campaign, tail)
+    remember(_TAILS, _TAILS_MAX, key, (creative, campaign, tail))
     return tail
 
 

@@ -140,6 +140,22 @@ def test_audiences_rebuild_drops_stale_owned_tags_only() -> None:
     assert store.tags("u", START) == {"retarget:visitors", "crm:vip"}  # one user: no clusters
 
 
+def example_config_in(tmp_path: Path, state: Path) -> Path:
+    """config.yaml with its state and bid log under ``tmp_path``: the CLI reads the bid
+    log it names, and the checkout's own ``var/bidlog.jsonl`` (left by ``rtb serve``)
+    must not leak into a test."""
+    text = EXAMPLE_CONFIG.read_text()
+    for old, new in (
+        ("state_dir: var/state", f"state_dir: {state}"),
+        ("bidlog_path: var/bidlog.jsonl", f"bidlog_path: {tmp_path / 'bidlog.jsonl'}"),
+    ):
+        assert old in text, old
+        text = text.replace(old, new)
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    return path
+
+
 def _bid_request(request_id: str, user_id: str) -> dict[str, Any]:
     return {
         "id": request_id,
@@ -175,10 +191,7 @@ async def test_audiences_pixel_build_then_retargeting_bids(
         resp = await client.get("/pixel", params={**params, "sig": signer.sign(params)})
         assert resp.status == 200
     assert "harbor-retarget-app" not in await _bid_campaigns(client, _bid_request("r0", "user-42"))
-    config_path = tmp_path / "config.yaml"
-    config_path.write_text(
-        EXAMPLE_CONFIG.read_text().replace("state_dir: var/state", f"state_dir: {state}")
-    )
+    config_path = example_config_in(tmp_path, state)
 
     code = cmd_audiences.run(
         argparse.Namespace(
@@ -214,10 +227,7 @@ async def test_audiences_tag_reload_requires_token(aiohttp_client: Any, tmp_path
 def test_audiences_cli_reports_missing_events_readably(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config_path = tmp_path / "config.yaml"
-    config_path.write_text(
-        EXAMPLE_CONFIG.read_text().replace("state_dir: var/state", f"state_dir: {tmp_path}")
-    )
+    config_path = example_config_in(tmp_path, tmp_path)
     args = argparse.Namespace(
         action="build", config=str(config_path), events=tmp_path / "none.jsonl", bidlog=None,
         tags=None, now="2026-06-01", advertiser=None, window_days=30, clusters=4, rfm_bins=3,
